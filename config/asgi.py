@@ -1,0 +1,17 @@
+"""ASGI entry point: HTTP through Django, WebSockets through Channels. Starts loading the model."""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+django_application = get_asgi_application()
+
+from streaming.routing import websocket_urlpatterns  # noqa: E402
+from synthesis.runtime import start_engine  # noqa: E402
+
+start_engine()
+
+application = ProtocolTypeRouter({"http": django_application, "websocket": URLRouter(websocket_urlpatterns)})

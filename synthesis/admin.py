@@ -1,0 +1,38 @@
+from django.contrib import admin
+from django.utils.html import format_html
+
+from .models import Clip
+
+
+def audio_player(field, *, preload: str = "none") -> str:
+    """An <audio> player for a stored file (empty when there is none)."""
+    if not field:
+        return "—"
+    return format_html('<audio controls preload="{}" src="{}"></audio>', preload, field.url)
+
+
+@admin.register(Clip)
+class ClipAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "short_text", "output_format", "duration_seconds", "player"]
+    list_filter = ["output_format", "created_at"]
+    search_fields = ["text", "voice_sample_text"]
+    readonly_fields = [
+        "id", "text", "parameters", "output_format", "voice_sample", "voice_sample_text",
+        "file", "duration_seconds", "created_at", "player", "sample_player",
+    ]  # fmt: skip
+    date_hierarchy = "created_at"
+
+    @admin.display(description="text")
+    def short_text(self, clip: Clip) -> str:
+        return clip.text if len(clip.text) <= 80 else clip.text[:77] + "..."
+
+    @admin.display(description="audio")
+    def player(self, clip: Clip) -> str:
+        return audio_player(clip.file)
+
+    @admin.display(description="voice sample")
+    def sample_player(self, clip: Clip) -> str:
+        return audio_player(clip.voice_sample)
+
+    def has_add_permission(self, request) -> bool:
+        return False

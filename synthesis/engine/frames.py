@@ -1,0 +1,72 @@
+"""The frame loop: one backbone step per 80 ms frame, then the depth decoder for the other codebooks.
+
+`FrameGenerator` owns the preallocated caches for `max_batch` rows. Rows 0..n-1 are the active
+requests, each at its own position in the backbone cache; the depth decoder runs all rows at once
+with a fresh cache every frame (as the model was trained).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .decoder import StaticDecoder
+from .sampling import sample
+
+
+class FrameGenerator:
+    def __init__(self, model, *, max_batch: int) -> None:
+        config = model.config
+        self.num_codebooks = config.num_codebooks
+        self.vocab_size = config.vocab_size
+        self.decodable = min(config.vocab_size, model.codec_model.config.codebook_size)
+        self.eos_code = config.codebook_eos_token_id
+        self.max_positions = config.max_position_embeddings
+        self.backbone = StaticDecoder(model.backbone_model, max_batch=max_batch, max_positions=self.max_positions)
+        depth_model = model.depth_decoder.model
+        self.depth = StaticDecoder(depth_model, max_batch=max_batch, max_positions=self.num_codebooks + 1)
+        self.embed_frame = model.backbone_model.embed_tokens
+        self.depth_embed = depth_model.embed_tokens.weight
+        self.projector = depth_model.inputs_embeds_projector
+        self.lm_head = model.lm_head
+        self.heads = model.depth_decoder.codebooks_head.weight  # [codebooks - 1, hidden, vocab]
+        device = self.depth_embed.device
+        self.positions = torch.zeros(max_batch, dtype=torch.long, device=device)
+        self.offsets = torch.arange(self.num_codebooks, device=device) * self.vocab_size
+
+    @torch.no_grad()
+    def prefill(self, row: int, embeddings: torch.Tensor) -> torch.Tensor:
+        """Runs a prompt ([1, length, hidden]) into a row's cache; returns its last hidden state [1, hidden]."""
+        hidden = self.backbone.prefill(embeddings, row=row)
+        self.positions[row] = embeddings.shape[1]
+        return hidden[:, -1]
+
+    @torch.no_grad()
+    def frame(self, hidden: torch.Tensor, *, temperature: torch.Tensor, topk: torch.Tensor) -> torch.Tensor:
+        """Last backbone hidden states of rows 0..n-1 ([n, hidden]) -> the next frame's codes [n, codebooks]."""
+        sampling = {"temperature": temperature, "topk": topk, "decodable": self.decodable}
+        codes = [sample(self.lm_head(hidden), **sampling)]
+        inputs = torch.stack([hidden, self.depth_embed[codes[0]]], dim=1)
+        position = 0
+        for k in range(1, self.num_codebooks):
+            states = self.depth.prefill(self.projector(inputs), start=position)
+            position += inputs.shape[1]
+            codes.append(sample(states[:, -1] @ self.heads[k - 1], **sampling))
+            inputs = self.depth_embed[codes[k] + self.offsets[k]][:, None]
+        return torch.stack(codes, dim=1)
+
+    @torch.no_grad()
+    def advance(self, codes: torch.Tensor) -> torch.Tensor:
+        """Feeds frames [n, codebooks] to the backbone at each row's position; returns the next hidden states."""
+        rows = codes.shape[0]
+        positions = self.positions[:rows]
+        hidden = self.backbone.step(self.embed_frame(codes[:, None]), positions)
+        positions += 1
+        return hidden[:, -1]
+
+    def is_end(self, codes: torch.Tensor) -> torch.Tensor:
+        """The end-of-audio rule of transformers' generate(): every codebook but the last is the eos code."""
+        return (codes[:, :-1] == self.eos_code).all(dim=-1)
+
+    def move_row(self, source: int, target: int) -> None:
+        self.backbone.move_row(source, target)
+        self.positions[target] = self.positions[source]

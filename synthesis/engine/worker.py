@@ -1,0 +1,283 @@
+"""The engine: one worker thread owns the model and steps every active request together.
+
+Callers submit a `SpeechRequest` and get a `SpeechStream`, an async iterator of float32 PCM chunks
+(24 kHz mono). The worker admits waiting requests between frames (continuous batching), runs one
+batched frame for all of them, decodes each request's new frames with its own streaming Mimi
+decoder and hands the audio to the caller's event loop. Cancelling a stream frees its row at the
+next frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .frames import FrameGenerator
+from .loading import LoadedModel
+from .mimi_stream import MimiStreamDecoder
+from .prompt import PromptBuilder, Segment
+from .text import split_sentences
+
+logger = logging.getLogger(__name__)
+
+FRAME_MS = 80
+
+
+class QueueFull(Exception):
+    """Too many requests are waiting; try again shortly."""
+
+
+class EngineFailure(Exception):
+    """Generation failed inside the engine."""
+
+
+@dataclass
+class SpeechRequest:
+    """What to say, in which voice. `context` holds the voice's segments (sample + transcript) and,
+    for a streaming session, its previous segment."""
+
+    text: str
+    speaker: int = 0
+    context: list[Segment] = field(default_factory=list)
+    temperature: float = 0.6
+    topk: int = 20
+    max_audio_length_ms: int | None = None
+
+
+def default_max_ms(text: str) -> int:
+    """A generous cap for a piece: about four times normal speaking time (~15 characters a second)."""
+    return max(3000, int(len(text) * 1000 / 15 * 4))
+
+
+class SpeechStream:
+    """Async iterator of PCM chunks for one request. Closing it early cancels the generation."""
+
+    def __init__(self, request: SpeechRequest, loop: asyncio.AbstractEventLoop) -> None:
+        self.request = request
+        self.cancelled = threading.Event()
+        self.frames = 0
+        self.last_segment: Segment | None = None  # the last piece with its codes, once finished
+        self._loop = loop
+        self._queue: asyncio.Queue = asyncio.Queue()
+
+    def _put(self, item: object) -> None:
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+    def __aiter__(self) -> SpeechStream:
+        return self
+
+    async def __anext__(self) -> np.ndarray:
+        try:
+            item = await self._queue.get()
+        except BaseException:
+            self.cancel()
+            raise
+        if item is None:
+            raise StopAsyncIteration
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    async def aclose(self) -> None:
+        self.cancel()
+
+    async def read_all(self) -> np.ndarray:
+        """The whole clip (cancels generation if the awaiting task is cancelled)."""
+        try:
+            chunks = [chunk async for chunk in self]
+        finally:
+            self.cancel()
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+
+
+@dataclass
+class _Active:
+    stream: SpeechStream
+    pieces: list[str]
+    piece: int = 0
+    piece_codes: list[torch.Tensor] = field(default_factory=list)
+    pending: list[torch.Tensor] = field(default_factory=list)
+    max_frames: int = 0
+    decoder: MimiStreamDecoder | None = None
+    previous: Segment | None = None
+
+
+class Engine:
+    def __init__(self, loaded: LoadedModel, *, max_batch: int = 8, max_queue: int = 16, chunk_frames: int = 1) -> None:
+        self.loaded = loaded
+        self.model = loaded.model
+        self.max_batch = max_batch
+        self.max_queue = max_queue
+        self.chunk_frames = chunk_frames
+        self.sample_rate = self.model.codec_model.config.sampling_rate
+        self.prompts = PromptBuilder(self.model, loaded.processor)
+        self.generator = FrameGenerator(self.model, max_batch=max_batch)
+        self.hidden = torch.zeros(max_batch, self.model.config.hidden_size, dtype=loaded.dtype, device=loaded.device)
+        self.active: list[_Active] = []
+        self._waiting: queue.Queue = queue.Queue()
+        self._waiting_count = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="csm-engine", daemon=True)
+        self._thread.start()
+
+    # ---- called from any thread -------------------------------------------------------------
+    @property
+    def busy(self) -> int:
+        """Requests generating or waiting."""
+        return len(self.active) + self._waiting_count
+
+    def speak(self, request: SpeechRequest) -> SpeechStream:
+        """Queues a request (from an event loop); raises QueueFull when the queue is full."""
+        stream = SpeechStream(request, asyncio.get_running_loop())
+        self._enqueue(stream)
+        return stream
+
+    async def encode_voice(self, pcm: np.ndarray) -> torch.Tensor:
+        """24 kHz mono float32 -> Mimi codes [codebooks, frames] (on the CPU), computed by the worker."""
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self._enqueue((self._encode, pcm, future))
+        return await asyncio.wrap_future(future)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._waiting.put(None)
+        self._thread.join(timeout=5)
+
+    def _enqueue(self, item: object) -> None:
+        with self._lock:
+            if self._waiting_count >= self.max_queue:
+                raise QueueFull(f"{self._waiting_count} requests are already waiting")
+            self._waiting_count += 1
+        self._waiting.put(item)
+
+    # ---- the worker thread ------------------------------------------------------------------
+    def _run(self) -> None:
+        torch.set_grad_enabled(False)
+        while not self._stop.is_set():
+            try:
+                self._admit(block=not self.active)
+                if self.active:
+                    self._step()
+            except Exception as error:  # noqa: BLE001 - the worker must survive any request's failure
+                logger.exception("Engine step failed")
+                for active in self.active:
+                    active.stream._put(EngineFailure(f"Generation failed: {error}"))
+                self.active.clear()
+
+    def _admit(self, *, block: bool) -> None:
+        while len(self.active) < self.max_batch:
+            try:
+                item = self._waiting.get(timeout=0.5) if block else self._waiting.get_nowait()
+            except queue.Empty:
+                return
+            if item is None:
+                return
+            with self._lock:
+                self._waiting_count -= 1
+            block = False
+            if isinstance(item, tuple):
+                self._run_task(*item)
+            elif not item.cancelled.is_set():
+                self._start(item)
+
+    def _run_task(self, task: Callable, argument: object, future: concurrent.futures.Future) -> None:
+        try:
+            future.set_result(task(argument))
+        except Exception as error:  # noqa: BLE001
+            future.set_exception(error)
+
+    def _encode(self, pcm: np.ndarray) -> torch.Tensor:
+        values = torch.as_tensor(pcm, dtype=self.loaded.dtype, device=self.loaded.device)[None, None]
+        return self.model.codec_model.encode(values).audio_codes[0].cpu()
+
+    def _start(self, stream: SpeechStream) -> None:
+        pieces = split_sentences(stream.request.text) or [stream.request.text]
+        active = _Active(stream=stream, pieces=pieces, decoder=MimiStreamDecoder(self.model.codec_model))
+        self.active.append(active)
+        self._prefill(len(self.active) - 1)
+
+    def _prefill(self, row: int) -> None:
+        """Starts the current piece of a row: its prompt is the voice context, the previous piece, the text."""
+        active = self.active[row]
+        request = active.stream.request
+        text = active.pieces[active.piece]
+        target = Segment(request.speaker, text)
+        cap_ms = request.max_audio_length_ms or default_max_ms(text)
+        segments = [*request.context, *([active.previous] if active.previous else []), target]
+        room = self.generator.max_positions - self.prompts.length(segments)
+        wanted = max(1, cap_ms // FRAME_MS)
+        if room < wanted and active.previous is not None:
+            segments = [*request.context, target]  # drop the previous piece before cutting the audio short
+            room = self.generator.max_positions - self.prompts.length(segments)
+        if room < 1:
+            raise EngineFailure("The voice sample and text are too long for the model's context")
+        active.max_frames = min(wanted, room)
+        active.piece_codes = []
+        embeddings = self.prompts.embeddings(segments).to(self.loaded.dtype)
+        self.hidden[row] = self.generator.prefill(row, embeddings)[0]
+
+    def _step(self) -> None:
+        rows = len(self.active)
+        requests = [active.stream.request for active in self.active]
+        device = self.loaded.device
+        temperature = torch.tensor([r.temperature for r in requests], device=device)
+        topk = torch.tensor([r.topk for r in requests], device=device)
+        codes = self.generator.frame(self.hidden[:rows], temperature=temperature, topk=topk)
+        self.hidden[:rows] = self.generator.advance(codes)
+        ends = self.generator.is_end(codes).tolist()
+        codes = codes.cpu()
+        for row in reversed(range(rows)):
+            self._after_frame(row, codes[row], ends[row])
+
+    def _after_frame(self, row: int, codes: torch.Tensor, end: bool) -> None:
+        active = self.active[row]
+        stream = active.stream
+        if stream.cancelled.is_set():
+            self._remove(row)
+            return
+        if not end:
+            active.piece_codes.append(codes)
+            active.pending.append(codes)
+            stream.frames += 1
+        piece_done = end or len(active.piece_codes) >= active.max_frames
+        if len(active.pending) >= self.chunk_frames or (piece_done and active.pending):
+            self._emit(active)
+        if not piece_done:
+            return
+        text = active.pieces[active.piece]
+        piece_codes = torch.stack(active.piece_codes, dim=1) if active.piece_codes else None
+        active.previous = Segment(stream.request.speaker, text, piece_codes) if piece_codes is not None else None
+        active.piece += 1
+        if active.piece < len(active.pieces):
+            self._prefill(row)
+            return
+        stream.last_segment = active.previous
+        stream._put(None)
+        self._remove(row)
+
+    def _emit(self, active: _Active) -> None:
+        frames = torch.stack(active.pending, dim=1)[None].to(self.loaded.device)  # [1, codebooks, n]
+        active.pending = []
+        pcm = active.decoder.decode(frames)[0].float().cpu().numpy()
+        active.stream._put(pcm)
+
+    def _remove(self, row: int) -> None:
+        """Frees a row, moving the last active row into it so rows 0..n-1 stay packed."""
+        last = len(self.active) - 1
+        if row != last:
+            self.generator.move_row(last, row)
+            self.hidden[row] = self.hidden[last]
+            self.active[row] = self.active[last]
+        self.active.pop()

@@ -1,0 +1,47 @@
+"""Errors a client can cause, each carrying its HTTP status and OpenAI error fields.
+
+Plain Python (no Django): the engine, the audio module and services raise these;
+one DRF exception handler maps them to the OpenAI error body.
+"""
+
+
+class ServiceError(Exception):
+    status = 400
+    error_type = "invalid_request_error"
+    code: str | None = None
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+
+
+class InvalidAudio(ServiceError):
+    code = "invalid_audio"
+
+
+class AudioTooLarge(ServiceError):
+    status = 413
+    code = "audio_too_large"
+
+
+class NotFound(ServiceError):
+    status = 404
+    code = "not_found"
+
+
+class EngineUnavailable(ServiceError):
+    """The model is not loaded (yet, or failed to load)."""
+
+    status = 503
+    error_type = "server_error"
+    code = "model_not_loaded"
+
+
+class EngineBusy(ServiceError):
+    status = 503
+    error_type = "server_error"
+    code = "engine_busy"
+    retry_after = 1

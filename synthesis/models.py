@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import uuid
+from pathlib import PurePath
+
+from django.db import models
+
+
+class Clip(models.Model):
+    """A generated clip: what was asked, with which voice, and the stored audio."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    text = models.TextField()
+    parameters = models.JSONField(default=dict, blank=True, help_text="temperature, topk, speaker_id, ...")
+    output_format = models.CharField(max_length=8)
+    voice_sample = models.FileField(upload_to="samples/", blank=True)
+    voice_sample_text = models.TextField(blank=True)
+    file = models.FileField(upload_to="clips/")
+    duration_seconds = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.duration_seconds:.1f} s)"
+
+    @property
+    def filename(self) -> str:
+        return PurePath(self.file.name).name

@@ -1,0 +1,147 @@
+"""Speech services: build engine requests from validated input, run them, store clips."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import numpy as np
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.files.base import ContentFile
+
+from . import audio
+from .engine.prompt import Segment
+from .engine.worker import QueueFull, SpeechRequest, SpeechStream
+from .errors import EngineBusy, InvalidAudio, NotFound
+from .models import Clip
+from .runtime import get_engine
+
+BUILTIN_VOICES = (
+    "alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse", "marin", "cedar",
+)  # fmt: skip
+DEFAULT_SPEAKER = 0
+
+
+def provenance(model_name: str | None = None) -> dict[str, str]:
+    """Container metadata that says the audio is synthetic."""
+    model = model_name or settings.CSM_MODEL
+    return {
+        "comment": f"AI-generated speech (synthetic voice), made with {model} by csm-voice-api",
+        "encoder": "csm-voice-api",
+    }
+
+
+@dataclass
+class Voice:
+    """What a request speaks with: a speaker id and the context segments that carry the voice."""
+
+    speaker: int
+    context: list[Segment]
+    sample: bytes | None = None
+    sample_text: str = ""
+
+
+def decode_base64_sample(value: str, *, param: str = "voice_sample") -> bytes:
+    if value.startswith("data:") and "," in value:
+        value = value.split(",", 1)[1]
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidAudio("voice_sample is not valid base64.", param=param) from None
+
+
+async def voice_from_sample(sample: bytes, *, transcript: str, speaker: int, param: str) -> Voice:
+    """Clones from an uploaded sample: decoded and checked, then encoded to Mimi codes by the engine."""
+    engine = get_engine()
+    pcm = await asyncio.to_thread(audio.load_voice_sample, sample, param=param)
+    codes = await _engine_call(engine.encode_voice(pcm))
+    return Voice(speaker=speaker, context=[Segment(speaker, transcript, codes)], sample=sample, sample_text=transcript)
+
+
+def voice_from_name(name: str, *, speaker: int | None = None) -> Voice:
+    """A named voice. OpenAI's built-in names give uncloned speech; other names are unknown."""
+    if name.lower() in BUILTIN_VOICES:
+        return Voice(speaker=DEFAULT_SPEAKER if speaker is None else speaker, context=[])
+    raise NotFound(f"Voice '{name}' not found.", param="voice")
+
+
+async def _engine_call(awaitable):
+    try:
+        return await awaitable
+    except QueueFull as error:
+        raise EngineBusy(f"The engine is busy ({error}); retry shortly.") from None
+
+
+def start_speech(voice: Voice, text: str, **sampling) -> SpeechStream:
+    """Queues a request with the engine; raises EngineBusy when its queue is full."""
+    sampling = {key: value for key, value in sampling.items() if value is not None}
+    request = SpeechRequest(text=text, speaker=voice.speaker, context=voice.context, **sampling)
+    try:
+        return get_engine().speak(request)
+    except QueueFull as error:
+        raise EngineBusy(f"The engine is busy ({error}); retry shortly.") from None
+
+
+async def synthesize(voice: Voice, text: str, *, speed: float = 1.0, **sampling) -> np.ndarray:
+    """The whole clip, 24 kHz float32."""
+    pcm = await start_speech(voice, text, **sampling).read_all()
+    if speed != 1.0:
+        pcm = await asyncio.to_thread(audio.change_speed, pcm, speed)
+    return pcm
+
+
+async def encoded_stream(stream: SpeechStream, fmt: str) -> AsyncIterator[bytes]:
+    """Encodes audio as it is generated. Closing the iterator (client gone) cancels the generation."""
+    encoder = audio.StreamEncoder(fmt, metadata=provenance())
+    try:
+        async for pcm in stream:
+            data = encoder.write(pcm)
+            if data:
+                yield data
+        yield encoder.close()
+    finally:
+        stream.cancel()
+
+
+async def synthesize_clip(voice: Voice, text: str, *, output_format: str, parameters: dict) -> Clip:
+    """Generates, encodes and stores a clip with what was asked."""
+    sampling = {key: parameters[key] for key in ("temperature", "topk", "max_audio_length_ms")}
+    pcm = await synthesize(voice, text, **sampling)
+    data = await asyncio.to_thread(audio.encode, pcm, output_format, metadata=provenance())
+    return await sync_to_async(_save_clip)(voice, text, output_format, parameters, data, len(pcm))
+
+
+def _save_clip(voice: Voice, text: str, output_format: str, parameters: dict, data: bytes, samples: int) -> Clip:
+    clip_id = uuid.uuid4()
+    clip = Clip(
+        id=clip_id,
+        text=text,
+        parameters=parameters,
+        output_format=output_format,
+        voice_sample_text=voice.sample_text,
+        duration_seconds=round(samples / audio.SAMPLE_RATE, 3),
+    )
+    if voice.sample:
+        clip.voice_sample.save(f"{clip_id.hex}.sample", ContentFile(voice.sample), save=False)
+    clip.file.save(f"{clip_id.hex}.{output_format}", ContentFile(data), save=False)
+    clip.save()
+    return clip
+
+
+async def sse_events(stream: SpeechStream, fmt: str, *, input_tokens: int) -> AsyncIterator[str]:
+    """`speech.audio.delta` events with base64 audio as it is generated, then `speech.audio.done` with usage."""
+    async for data in encoded_stream(stream, fmt):
+        if data:
+            yield _sse({"type": "speech.audio.delta", "audio": base64.b64encode(data).decode()})
+    usage = {"input_tokens": input_tokens, "output_tokens": stream.frames, "total_tokens": input_tokens + stream.frames}
+    yield _sse({"type": "speech.audio.done", "usage": usage})
+
+
+def _sse(event: dict) -> str:
+    return f"data: {json.dumps(event)}\n\n"
