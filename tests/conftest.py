@@ -1,0 +1,132 @@
+"""Shared fixtures: a real Daphne server process on the test database, and HTTP clients for it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import requests
+
+from tests.fixtures import FIXTURES_DIR
+
+REPO_DIR = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _database_url(settings_dict: dict) -> str:
+    if settings_dict["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{settings_dict['NAME']}"
+    user = quote(settings_dict.get("USER") or "")
+    password = f":{quote(settings_dict['PASSWORD'])}" if settings_dict.get("PASSWORD") else ""
+    host = settings_dict.get("HOST") or "localhost"
+    port = settings_dict.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{settings_dict['NAME']}"
+
+
+class LiveServer:
+    """A Daphne process serving config.asgi:application, sharing the tests' database and media."""
+
+    def __init__(self, *, database_url: str, extra_env: dict[str, str] | None = None) -> None:
+        from django.conf import settings
+
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tempfile.NamedTemporaryFile(prefix="daphne-", suffix=".log", delete=False)
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": database_url,
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "CSM_MODEL": settings.CSM_MODEL,
+            "DEBUG": "1",
+            "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
+        }
+        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"]
+        self.process = subprocess.Popen(command, cwd=REPO_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                model = requests.get(f"{self.url}/health", timeout=2).json()["model"]
+                if model["status"] in ("ready", "failed"):
+                    return
+            except (requests.ConnectionError, requests.Timeout, KeyError, json.JSONDecodeError):
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"Daphne did not become ready:\n{Path(self.log.name).read_text()[-4000:]}")
+
+    def health(self) -> dict:
+        return requests.get(f"{self.url}/health", timeout=5).json()
+
+    def wait_idle(self, timeout: float = 30) -> dict:
+        """Waits until the engine has no active or waiting request; returns the last model state."""
+        deadline = time.monotonic() + timeout
+        while True:
+            model = self.health()["model"]
+            if model["active_requests"] == 0 and model["waiting_requests"] == 0:
+                return model
+            if time.monotonic() > deadline:
+                return model
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@pytest.fixture(scope="session")
+def server(django_db_setup, django_db_blocker) -> LiveServer:
+    from django.db import connection
+
+    server = LiveServer(database_url=_database_url(connection.settings_dict))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def api(server: LiveServer) -> requests.Session:
+    """A requests session whose relative URLs go to the live server."""
+
+    class Session(requests.Session):
+        def request(self, method, url, *args, **kwargs):
+            kwargs.setdefault("timeout", 120)
+            return super().request(method, server.url + url, *args, **kwargs)
+
+    with Session() as session:
+        yield session
+
+
+@pytest.fixture(scope="session")
+def manifest() -> list[dict]:
+    return json.loads((FIXTURES_DIR / "audio" / "manifest.json").read_text())["samples"]
+
+
+@pytest.fixture(scope="session")
+def sample_path() -> Path:
+    return FIXTURES_DIR / "audio" / "alice_16k_mono.wav"
+
+
+SAMPLE_TEXT = "The quick brown fox jumps over the lazy dog. A voice sample should be clear and steady."
