@@ -5,9 +5,11 @@ import os
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
 
-django_application = get_asgi_application()
+# Static files (admin, and the offline Swagger UI / ReDoc bundles) are served by the app itself.
+django_application = ASGIStaticFilesHandler(get_asgi_application())
 
 from streaming.routing import websocket_urlpatterns  # noqa: E402
 from synthesis.runtime import start_engine  # noqa: E402

@@ -6,7 +6,7 @@ from django.http import JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 
-from synthesis.errors import EngineBusy, ServiceError
+from synthesis.errors import ServiceError
 
 _TYPES = {401: "authentication_error", 403: "permission_error", 404: "invalid_request_error", 429: "rate_limit_error"}
 
@@ -16,9 +16,8 @@ def error_body(message: str, *, error_type: str, param: str | None = None, code:
 
 
 def service_error_response(error: ServiceError) -> Response:
-    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, EngineBusy) else None
     body = error_body(error.message, error_type=error.error_type, param=error.param, code=error.code)
-    return Response(body, status=error.status, headers=headers)
+    return Response(body, status=error.status, headers=error.headers or None)
 
 
 def _first_validation_error(detail, path: str = "") -> tuple[str | None, str]:

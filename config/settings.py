@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "accounts",
     "synthesis",
     "voices",
     "streaming",
@@ -88,8 +89,8 @@ LANGUAGE_CODE = "en-us"
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.errors.exception_handler",
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.authentication.ApiKeyRequired"],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.negotiation.AnyAcceptNegotiation",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -126,3 +127,10 @@ CSM_MAX_QUEUE = env_int("CSM_MAX_QUEUE", 16)
 CSM_MAX_BATCH = env_int("CSM_MAX_BATCH", 8)
 CSM_STREAM_CHUNK_FRAMES = env_int("CSM_STREAM_CHUNK_FRAMES", 1)
 CSM_CLIP_RETENTION_DAYS = env_int("CSM_CLIP_RETENTION_DAYS", 7)
+CSM_SESSION_TTL_SECONDS = env_int("CSM_SESSION_TTL_SECONDS", 3600)
+
+# Keys, voices and access.
+CSM_REQUIRE_API_KEY = env_bool("CSM_REQUIRE_API_KEY", not DEBUG)  # off for local development, on in production
+CSM_RATE_LIMIT = env_str("CSM_RATE_LIMIT", "" if DEBUG else "60/min")  # synthesis requests per key; empty: no limit
+CSM_DEFAULT_VOICE = env_str("CSM_DEFAULT_VOICE")  # a saved voice id or name for unmapped built-in names
+CSM_AUDIO_URL_TTL = env_int("CSM_AUDIO_URL_TTL", 3600)  # seconds a signed /v1/audio/<file> URL stays valid

@@ -1,14 +1,25 @@
 from django.contrib import admin
-from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from django.urls import include, path, re_path
+
+from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
+from django.views.static import serve
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from config.errors import not_found
 
 handler404 = "config.errors.not_found"
 handler500 = "config.errors.server_error"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("openapi.json", SpectacularAPIView.as_view(), name="schema"),
+    path("openapi.json", SpectacularJSONAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # Local media (samples, recordings, clips) for the admin's players: staff only. Clients use /v1/audio/.
+    path("media/<path:path>", staff_member_required(serve), {"document_root": settings.MEDIA_ROOT}),
+    path("", include("voices.urls")),  # before synthesis: its v1/audio/<filename> would catch voices and models
+    path("", include("streaming.urls")),
     path("", include("synthesis.urls")),
+    re_path(r"^v1/", not_found),  # JSON 404s for unknown API paths, in DEBUG too
 ]

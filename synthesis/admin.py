@@ -13,14 +13,17 @@ def audio_player(field, *, preload: str = "none") -> str:
 
 @admin.register(Clip)
 class ClipAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "short_text", "output_format", "duration_seconds", "player"]
-    list_filter = ["output_format", "created_at"]
-    search_fields = ["text", "voice_sample_text"]
+    list_display = ["created_at", "short_text", "output_format", "duration_seconds", "owner", "voice", "player"]
+    list_filter = ["output_format", "created_at", "owner"]
+    search_fields = ["text", "voice_sample_text", "voice__id", "voice__name", "consent__id"]
     readonly_fields = [
         "id", "text", "parameters", "output_format", "voice_sample", "voice_sample_text",
-        "file", "duration_seconds", "created_at", "player", "sample_player",
+        "file", "duration_seconds", "owner", "voice", "consent", "created_at", "player", "sample_player",
     ]  # fmt: skip
     date_hierarchy = "created_at"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("owner", "voice")
 
     @admin.display(description="text")
     def short_text(self, clip: Clip) -> str:

@@ -17,6 +17,11 @@ class ServiceError(Exception):
         if code is not None:
             self.code = code
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the error response carries."""
+        return {}
+
 
 class InvalidAudio(ServiceError):
     code = "invalid_audio"
@@ -32,6 +37,17 @@ class NotFound(ServiceError):
     code = "not_found"
 
 
+class Unauthorized(ServiceError):
+    """No API key where one is required, or a key that is unknown or revoked."""
+
+    status = 401
+    code = "invalid_api_key"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
+
+
 class EngineUnavailable(ServiceError):
     """The model is not loaded (yet, or failed to load)."""
 
@@ -45,3 +61,13 @@ class EngineBusy(ServiceError):
     error_type = "server_error"
     code = "engine_busy"
     retry_after = 1
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class ConsentInUse(ServiceError):
+    """A consent cannot be deleted while voices made with it exist."""
+
+    code = "consent_in_use"

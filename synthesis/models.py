@@ -17,6 +17,18 @@ class Clip(models.Model):
     voice_sample_text = models.TextField(blank=True)
     file = models.FileField(upload_to="clips/")
     duration_seconds = models.FloatField()
+    owner = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.CASCADE, related_name="clips",
+        help_text="The API key that made it; empty for requests without a key.",
+    )  # fmt: skip
+    voice = models.ForeignKey(
+        "voices.Voice", null=True, blank=True, on_delete=models.SET_NULL, related_name="clips",
+        help_text="The saved voice it was spoken with (empty for built-in voices and one-off samples).",
+    )  # fmt: skip
+    consent = models.ForeignKey(
+        "voices.VoiceConsent", null=True, blank=True, on_delete=models.SET_NULL, related_name="clips",
+        help_text="The consent of the saved voice it was spoken with.",
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

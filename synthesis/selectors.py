@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
+
+from accounts.authentication import require_key
+from accounts.models import ApiKey
+from accounts.selectors import owned_by
+
 from .errors import NotFound
 from .models import Clip
+from .signing import audio_url, signature_valid
 
 _FILENAME = re.compile(r"^[0-9a-f]{32}\.[a-z0-9]{2,4}$")
 
@@ -18,3 +25,20 @@ def clip_by_filename(filename: str) -> Clip:
     if clip is None:
         raise NotFound("Audio file not found.")
     return clip
+
+
+def clip_for_download(*, filename: str, owner: ApiKey | None, signature: str | None) -> Clip:
+    """The clip a request may read: any clip with a valid unexpired signature for its name, else one of the
+    caller's own (Unauthorized when keys are required and none was sent; NotFound for other owners' clips)."""
+    if signature_valid(filename, signature):
+        return clip_by_filename(filename)
+    require_key(owner)
+    clip = clip_by_filename(filename)
+    if not Clip.objects.filter(owned_by(owner), pk=clip.pk).exists():
+        raise NotFound("Audio file not found.")
+    return clip
+
+
+def clip_url(clip: Clip) -> str:
+    """The URL handed out for a clip: signed when reading it needs a key (it has an owner, or keys are required)."""
+    return audio_url(clip.filename, signed=clip.owner_id is not None or settings.CSM_REQUIRE_API_KEY)

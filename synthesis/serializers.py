@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .audio import FORMATS
@@ -11,6 +12,14 @@ MAX_INPUT_CHARS = 4096
 MAX_AUDIO_LENGTH_MS = 120_000
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "example": "alloy"},
+            {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]},
+        ]
+    }
+)
 class VoiceField(serializers.Field):
     """A voice name or id, or `{"id": "voice_..."}`; returned as a string."""
 

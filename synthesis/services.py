@@ -15,6 +15,8 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.files.base import ContentFile
 
+from accounts.models import ApiKey
+
 from . import audio
 from .engine.prompt import Segment
 from .engine.worker import QueueFull, SpeechRequest, SpeechStream
@@ -45,6 +47,8 @@ class Voice:
     context: list[Segment]
     sample: bytes | None = None
     sample_text: str = ""
+    saved_voice_id: str | None = None  # a saved voice (voices.Voice) and its consent, recorded on clips
+    consent_id: str | None = None
 
 
 def decode_base64_sample(value: str, *, param: str = "voice_sample") -> bytes:
@@ -109,15 +113,19 @@ async def encoded_stream(stream: SpeechStream, fmt: str) -> AsyncIterator[bytes]
         stream.cancel()
 
 
-async def synthesize_clip(voice: Voice, text: str, *, output_format: str, parameters: dict) -> Clip:
-    """Generates, encodes and stores a clip with what was asked."""
+async def synthesize_clip(
+    voice: Voice, text: str, *, output_format: str, parameters: dict, owner: ApiKey | None = None
+) -> Clip:
+    """Generates, encodes and stores a clip with what was asked, owned by `owner` (None without a key)."""
     sampling = {key: parameters[key] for key in ("temperature", "topk", "max_audio_length_ms")}
     pcm = await synthesize(voice, text, **sampling)
     data = await asyncio.to_thread(audio.encode, pcm, output_format, metadata=provenance())
-    return await sync_to_async(_save_clip)(voice, text, output_format, parameters, data, len(pcm))
+    return await sync_to_async(_save_clip)(voice, text, output_format, parameters, data, len(pcm), owner)
 
 
-def _save_clip(voice: Voice, text: str, output_format: str, parameters: dict, data: bytes, samples: int) -> Clip:
+def _save_clip(
+    voice: Voice, text: str, output_format: str, parameters: dict, data: bytes, samples: int, owner: ApiKey | None
+) -> Clip:
     clip_id = uuid.uuid4()
     clip = Clip(
         id=clip_id,
@@ -126,6 +134,9 @@ def _save_clip(voice: Voice, text: str, output_format: str, parameters: dict, da
         output_format=output_format,
         voice_sample_text=voice.sample_text,
         duration_seconds=round(samples / audio.SAMPLE_RATE, 3),
+        owner=owner,
+        voice_id=voice.saved_voice_id,
+        consent_id=voice.consent_id,
     )
     if voice.sample:
         clip.voice_sample.save(f"{clip_id.hex}.sample", ContentFile(voice.sample), save=False)

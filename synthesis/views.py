@@ -9,9 +9,13 @@ import time
 from adrf.views import APIView as AsyncAPIView
 from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from accounts.throttling import SynthesisRateThrottle
+from voices.selectors import voice_for_speech
 
 from . import audio, selectors, services
 from .errors import AudioTooLarge, NotFound
@@ -30,7 +34,7 @@ AUDIO_RESPONSES = {
     (200, content_type): OpenApiResponse(OpenApiTypes.BINARY, description=f"{fmt} audio")
     for fmt, content_type in audio.CONTENT_TYPES.items()
 }
-ERROR_RESPONSES = {status: ErrorSerializer for status in (400, 404, 413, 503)}
+ERROR_RESPONSES = {status: ErrorSerializer for status in (400, 401, 404, 413, 429, 503)}
 INSTRUCTIONS_HEADER = "X-Instructions-Ignored"
 MODELS_CREATED = 1741824000  # csm-1b's release, 2025-03-13
 
@@ -47,6 +51,8 @@ def _audio_response(stream_or_bytes, fmt: str, headers: dict | None = None) -> H
 
 
 class SpeechView(AsyncAPIView):
+    throttle_classes = [SynthesisRateThrottle]
+
     @extend_schema(
         operation_id="createSpeech",
         summary="Generate speech (OpenAI-compatible)",
@@ -76,7 +82,7 @@ class SpeechView(AsyncAPIView):
                 param="voice_sample",
             )
         else:
-            voice = services.voice_from_name(data["voice"], speaker=data.get("speaker_id"))
+            voice = await voice_for_speech(owner=request.auth, voice=data["voice"], speaker=data.get("speaker_id"))
         headers = {}
         if data.get("instructions"):
             headers[INSTRUCTIONS_HEADER] = "CSM cannot follow style instructions; they were ignored."
@@ -93,6 +99,8 @@ class SpeechView(AsyncAPIView):
 
 
 class VoiceCloneView(AsyncAPIView):
+    throttle_classes = [SynthesisRateThrottle]
+
     @extend_schema(
         operation_id="voiceClone",
         summary="Clone a voice from a sample and speak text with it",
@@ -118,27 +126,42 @@ class VoiceCloneView(AsyncAPIView):
                 param="audio_file",
             )
         else:
-            raise NotFound(f"Voice '{data['voice_id']}' not found.", param="voice_id")
+            voice = await voice_for_speech(
+                owner=request.auth, voice=data["voice_id"], speaker=data["speaker_id"], param="voice_id"
+            )
         fmt = data["output_format"]
         if data["stream"]:
             stream = services.start_speech(voice, data["text"], **_sampling(data))
             return _audio_response(services.encoded_stream(stream, fmt), fmt)
         parameters = {**_sampling(data), "speaker_id": data["speaker_id"]}
-        clip = await services.synthesize_clip(voice, data["text"], output_format=fmt, parameters=parameters)
-        return Response({"audio_url": f"/v1/audio/{clip.filename}", "duration_seconds": clip.duration_seconds})
+        clip = await services.synthesize_clip(
+            voice, data["text"], output_format=fmt, parameters=parameters, owner=request.auth
+        )
+        return Response({"audio_url": selectors.clip_url(clip), "duration_seconds": clip.duration_seconds})
 
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 class AudioFileView(APIView):
+    permission_classes = [AllowAny]  # the owner's key, or the URL's signature: checked by the selector
+
     @extend_schema(
         operation_id="getAudio",
         summary="A stored clip (supports Range requests)",
-        responses={**AUDIO_RESPONSES, (206, "audio/wav"): OpenApiTypes.BINARY, 404: ErrorSerializer},
+        description="Readable with the owner's key, or without one through the signed URL that was handed out.",
+        parameters=[OpenApiParameter("sig", str, description="The signature of a handed-out audio_url.")],
+        responses={
+            **AUDIO_RESPONSES,
+            (206, "audio/wav"): OpenApiTypes.BINARY,
+            401: ErrorSerializer,
+            404: ErrorSerializer,
+        },
     )
     def get(self, request, filename: str):
-        clip = selectors.clip_by_filename(filename)
+        clip = selectors.clip_for_download(
+            filename=filename, owner=request.auth, signature=request.query_params.get("sig")
+        )
         try:
             with clip.file.open("rb") as handle:
                 data = handle.read()
@@ -165,6 +188,8 @@ def _model(model_id: str) -> dict:
 
 
 class ModelListView(APIView):
+    permission_classes = [AllowAny]
+
     @extend_schema(
         operation_id="listModels", summary="Models (csm-1b and its OpenAI aliases)", responses=ModelListSerializer
     )
@@ -173,6 +198,8 @@ class ModelListView(APIView):
 
 
 class ModelDetailView(APIView):
+    permission_classes = [AllowAny]
+
     @extend_schema(
         operation_id="retrieveModel", summary="One model", responses={200: ModelSerializer, 404: ErrorSerializer}
     )
@@ -183,6 +210,8 @@ class ModelDetailView(APIView):
 
 
 class HealthView(APIView):
+    permission_classes = [AllowAny]
+
     @extend_schema(
         operation_id="health",
         summary="Liveness and model state",

@@ -97,11 +97,30 @@ class LiveServer:
                 self.process.kill()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that talk to the server need the test database (which pytest-django creates only for tests
+    marked django_db); transactional, so what either process writes is committed and seen by the other."""
+    for item in items:
+        uses_server = {"server", "api", "auth_server"} & set(getattr(item, "fixturenames", ()))
+        if uses_server and item.get_closest_marker("django_db") is None:
+            item.add_marker(pytest.mark.django_db(transaction=True))
+
+
 @pytest.fixture(scope="session")
 def server(django_db_setup, django_db_blocker) -> LiveServer:
     from django.db import connection
 
     server = LiveServer(database_url=_database_url(connection.settings_dict))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def auth_server(django_db_setup, django_db_blocker) -> LiveServer:
+    """A second server with CSM_REQUIRE_API_KEY on (`server` runs in DEBUG, where keys are optional)."""
+    from django.db import connection
+
+    server = LiveServer(database_url=_database_url(connection.settings_dict), extra_env={"CSM_REQUIRE_API_KEY": "1"})
     yield server
     server.stop()
 

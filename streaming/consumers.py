@@ -1,0 +1,227 @@
+"""WebSocket /v1/ws/stream-text/{session_id}: text in as it is written, audio out.
+
+Client messages are JSON text: `{"text_chunk": str, "is_final": bool}`, or `{"type": "cancel"}`.
+
+- Default mode (the seed's client: send a chunk, read one message): exactly one binary message per text
+  message, one self-contained file in the session's format with the audio of the segments it completed
+  (a file with no samples when it completed none; everything left on `is_final`).
+- `?mode=stream`: audio leaves as it is generated, one continuous stream in the session's format per
+  utterance (from the first segment to the final text), with JSON events `segment.started`,
+  `segment.done`, `audio.done` (after the final text, and after a cancel with `"cancelled": true`).
+
+Errors are `{"type": "error", "error": {...}}` messages and leave the socket open; an unknown or expired
+session is closed with 4404 (after an error message that says why: Daphne does not send close reasons).
+The receive loop only parses messages and buffers text; one task per connection speaks the queued
+segments, so a cancel is read while audio is being generated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+import numpy as np
+from channels.generic.websocket import AsyncWebsocketConsumer
+from rest_framework import exceptions
+
+from accounts.websocket import WebSocketRejected, authenticate_websocket
+from config.errors import error_body, exception_handler
+from synthesis import audio
+from synthesis import services as speech
+from synthesis.errors import ServiceError
+
+from . import services
+from .serializers import TextChunkSerializer
+from .services import SessionNotFound
+
+logger = logging.getLogger(__name__)
+
+CLOSE_NOT_FOUND = 4404
+CLOSE_BAD_REQUEST = 4400
+MODES = ("file", "stream")
+
+
+@dataclass
+class _Text:
+    """A text message's segments to speak (possibly none), in the order the messages came."""
+
+    segments: list[str]
+    is_final: bool
+
+
+@dataclass
+class _Cancel:
+    """A cancel, after the queue was emptied; `dropped` text messages were removed from it unanswered."""
+
+    dropped: int
+
+
+class InvalidMessage(ServiceError):
+    code = "invalid_message"
+
+
+class StreamTextConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        self.session = None
+        self.worker: asyncio.Task | None = None
+        self.job: asyncio.Task | None = None
+        self.jobs: asyncio.Queue[_Text | _Cancel] = asyncio.Queue()
+        self.encoder: audio.StreamEncoder | None = None
+        try:
+            caller = await authenticate_websocket(self.scope)
+        except WebSocketRejected as rejected:
+            await self.accept()
+            await self._refuse(rejected.code, exceptions.NotAuthenticated(rejected.reason))
+            return
+        self.owner = caller.key
+        await self.accept(caller.subprotocol)
+        mode = parse_qs(self.scope.get("query_string", b"").decode()).get("mode", ["file"])[-1]
+        if mode not in MODES:
+            await self._refuse(CLOSE_BAD_REQUEST, InvalidMessage(f"Unknown mode {mode!r}; use mode=stream or none."))
+            return
+        self.streaming = mode == "stream"
+        try:
+            self.session = await services.aget_session(
+                self.scope["url_route"]["kwargs"]["session_id"], owner=self.owner
+            )
+        except SessionNotFound as error:
+            await self._refuse(CLOSE_NOT_FOUND, error)
+            return
+        self.worker = asyncio.create_task(self._work())
+
+    async def disconnect(self, code: int) -> None:
+        for task in (self.job, self.worker):
+            if task is not None:
+                task.cancel()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.session is None:
+            return
+        try:
+            message = _parse(text_data)
+        except (ServiceError, exceptions.ValidationError) as error:
+            await self._send_error(error)
+            return
+        if message is None:
+            await self._cancel()
+            return
+        try:
+            chunk, is_final = message["text_chunk"], message["is_final"]
+            _, segments = await services.afeed_text(self.session.pk, chunk, is_final=is_final, owner=self.owner)
+        except SessionNotFound as error:
+            await self._refuse(CLOSE_NOT_FOUND, error)
+            return
+        self.jobs.put_nowait(_Text(segments, is_final))
+
+    async def _cancel(self) -> None:
+        """Drops the queued text (and the session's buffered text) and stops the segment being spoken."""
+        dropped = 0
+        while not self.jobs.empty():
+            job = self.jobs.get_nowait()
+            dropped += 1 if isinstance(job, _Text) else job.dropped
+        if self.job is not None:
+            self.job.cancel()
+        await services.discard_text(self.session.pk)
+        self.jobs.put_nowait(_Cancel(dropped))
+
+    # ---- the connection's speaking task ----------------------------------------------------------
+    async def _work(self) -> None:
+        while True:
+            job = await self.jobs.get()
+            if isinstance(job, _Cancel):
+                await self._after_cancel(job.dropped)
+                continue
+            self.job = asyncio.create_task(self._stream(job) if self.streaming else self._file(job))
+            await asyncio.wait({self.job})  # unlike awaiting it, a cancel of the job does not end this loop
+            task, self.job = self.job, None
+            if task.cancelled():
+                if not self.streaming:
+                    await self.send(bytes_data=await self._empty_file())  # the interrupted message's answer
+            elif task.exception() is not None:
+                await self._send_error(task.exception())
+                if self.streaming and job.is_final:
+                    await self._end_utterance()
+            elif not self.streaming:
+                await self.send(bytes_data=task.result())
+
+    async def _file(self, job: _Text) -> bytes:
+        pcm = await services.synthesize_segments(self.session, job.segments)
+        return await services.encode_file(pcm, self.session.output_format)
+
+    async def _stream(self, job: _Text) -> None:
+        for text in job.segments:
+            await self._send_json({"type": "segment.started", "text": text})
+            samples = 0
+            async for pcm in services.speak_segment(self.session, text):
+                samples += pcm.size
+                data = self._encoder().write(pcm)
+                if data:
+                    await self.send(bytes_data=data)
+            await self._send_json({"type": "segment.done", "duration_seconds": round(samples / audio.SAMPLE_RATE, 3)})
+        if job.is_final:
+            await self._end_utterance()
+
+    async def _after_cancel(self, dropped: int) -> None:
+        if self.streaming:
+            await self._end_utterance(cancelled=True)
+            return
+        for _ in range(dropped):
+            await self.send(bytes_data=await self._empty_file())
+
+    def _encoder(self) -> audio.StreamEncoder:
+        if self.encoder is None:
+            self.encoder = audio.StreamEncoder(self.session.output_format, metadata=speech.provenance())
+        return self.encoder
+
+    async def _end_utterance(self, *, cancelled: bool = False) -> None:
+        """Ends the utterance's audio stream (its encoder's last bytes), then says so."""
+        if self.encoder is not None:
+            tail = self.encoder.close()
+            self.encoder = None
+            if tail:
+                await self.send(bytes_data=tail)
+        await self._send_json({"type": "audio.done", **({"cancelled": True} if cancelled else {})})
+
+    async def _empty_file(self) -> bytes:
+        return await services.encode_file(np.zeros(0, dtype=np.float32), self.session.output_format)
+
+    # ---- messages ---------------------------------------------------------------------------------
+    async def _send_json(self, event: dict) -> None:
+        await self.send(text_data=json.dumps(event))
+
+    async def _send_error(self, error: BaseException) -> None:
+        response = exception_handler(error, {}) if isinstance(error, Exception) else None
+        if response is None:
+            logger.error("Streaming failed", exc_info=error)
+            body = error_body(f"Generation failed: {error}", error_type="server_error")
+        else:
+            body = response.data
+        await self._send_json({"type": "error", **body})
+
+    async def _refuse(self, code: int, error: Exception) -> None:
+        """Says why in an error message, then closes with `code`."""
+        await self._send_error(error)
+        await self.close(code=code, reason=str(getattr(error, "message", None) or error)[:120])
+
+
+def _parse(text_data: str | None) -> dict | None:
+    """A text message as {"text_chunk", "is_final"}, or None for a cancel."""
+    if text_data is None:
+        raise InvalidMessage('Send JSON text messages: {"text_chunk": "...", "is_final": false}.')
+    try:
+        message = json.loads(text_data)
+    except ValueError:
+        raise InvalidMessage("The message is not valid JSON.") from None
+    if not isinstance(message, dict):
+        raise InvalidMessage('The message must be a JSON object: {"text_chunk": "...", "is_final": false}.')
+    kind = message.get("type")
+    if kind == "cancel":
+        return None
+    if kind not in (None, "text"):
+        raise InvalidMessage(f"Unknown message type {kind!r}.", param="type")
+    serializer = TextChunkSerializer(data=message)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data

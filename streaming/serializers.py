@@ -1,0 +1,63 @@
+"""Input validation for streaming sessions and their text. `null` means "not given"; unknown fields are ignored."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from synthesis.audio import FORMATS
+from synthesis.serializers import MAX_AUDIO_LENGTH_MS, MAX_INPUT_CHARS
+
+
+class StreamingSessionSerializer(serializers.Serializer):
+    audio_file = serializers.FileField(required=False, allow_null=True, help_text="The voice sample, 1-30 s.")
+    voice_id = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, help_text="A saved voice's id or name instead of a sample."
+    )
+    context_text = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="The sample's transcript."
+    )
+    speaker_id = serializers.IntegerField(
+        min_value=0, max_value=65535, required=False, allow_null=True, help_text="Default 999 for a sample."
+    )
+    temperature = serializers.FloatField(min_value=0.0, max_value=2.0, default=0.6)
+    topk = serializers.IntegerField(min_value=1, max_value=2048, default=20)
+    output_format = serializers.ChoiceField(choices=FORMATS, default="wav")
+    max_audio_length_ms = serializers.IntegerField(
+        min_value=80,
+        max_value=MAX_AUDIO_LENGTH_MS,
+        required=False,
+        allow_null=True,
+        help_text="Cap on each segment's audio; by default a generous cap from the segment's length.",
+    )
+
+    def validate(self, attrs):
+        if not attrs.get("audio_file") and not attrs.get("voice_id"):
+            raise serializers.ValidationError({"audio_file": "Upload a voice sample (or give voice_id)."})
+        return attrs
+
+
+class StreamingSessionCreatedSerializer(serializers.Serializer):
+    session_id = serializers.UUIDField()
+    message = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+
+
+class TextChunkSerializer(serializers.Serializer):
+    """A chunk of text for a session (a WebSocket text message)."""
+
+    text_chunk = serializers.CharField(
+        max_length=MAX_INPUT_CHARS, allow_blank=True, allow_null=True, trim_whitespace=False, required=False
+    )
+    is_final = serializers.BooleanField(required=False, allow_null=True, help_text="Speak everything left.")
+
+    def validate(self, attrs):
+        attrs["is_final"] = bool(attrs.get("is_final"))
+        if attrs.get("text_chunk") is None:
+            if not attrs["is_final"]:
+                raise serializers.ValidationError({"text_chunk": "This field is required."})
+            attrs["text_chunk"] = ""
+        return attrs
+
+
+class StreamTextSerializer(TextChunkSerializer):
+    session_id = serializers.CharField()

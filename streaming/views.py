@@ -1,0 +1,84 @@
+"""HTTP endpoints for streaming sessions. Thin: validate, call one service, shape the response."""
+
+from __future__ import annotations
+
+from adrf.views import APIView as AsyncAPIView
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.response import Response
+
+from synthesis import audio
+from synthesis.errors import AudioTooLarge
+from synthesis.serializers import ErrorSerializer
+
+from . import services
+from .serializers import StreamingSessionCreatedSerializer, StreamingSessionSerializer, StreamTextSerializer
+
+ERROR_RESPONSES = {status: ErrorSerializer for status in (400, 404, 413, 503)}
+
+
+class StreamingSessionView(AsyncAPIView):
+    @extend_schema(
+        operation_id="createStreamingSession",
+        summary="Create a streaming session",
+        description=(
+            "Multipart upload of a voice sample (or a saved voice's id) and the parameters every segment is "
+            "spoken with. The session is stored: any server process can serve it until it expires "
+            "(CSM_SESSION_TTL_SECONDS after its last use). Feed it text with `POST /v1/stream-text` or the "
+            "WebSocket `/v1/ws/stream-text/{session_id}`."
+        ),
+        request={"multipart/form-data": StreamingSessionSerializer},
+        responses={200: StreamingSessionCreatedSerializer, **ERROR_RESPONSES},
+    )
+    async def post(self, request):
+        upload = request.data.get("audio_file")
+        if hasattr(upload, "size") and upload.size > audio.MAX_SAMPLE_BYTES:
+            raise AudioTooLarge("The voice sample is larger than 10 MiB.", param="audio_file")
+        serializer = StreamingSessionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        session = await services.create_session(
+            sample=data["audio_file"].read() if data.get("audio_file") else None,
+            voice_id=data.get("voice_id"),
+            context_text=data["context_text"],
+            speaker_id=data.get("speaker_id"),
+            temperature=data["temperature"],
+            topk=data["topk"],
+            output_format=data["output_format"],
+            max_audio_length_ms=data.get("max_audio_length_ms"),
+            owner=request.auth,
+        )
+        return Response(
+            {
+                "session_id": str(session.id),
+                "message": "Streaming session created successfully",
+                "expires_at": session.expires_at,
+            }
+        )
+
+
+class StreamTextView(AsyncAPIView):
+    @extend_schema(
+        operation_id="streamText",
+        summary="Add text to a streaming session; get the audio of what it completed",
+        description=(
+            "Text is buffered to sentence ends (long sentences are cut at clauses); `is_final` speaks everything "
+            "left. The response is a WAV of the segments this chunk completed, spoken one after the other with "
+            "the session's voice; a valid WAV with no samples when it completed none."
+        ),
+        request=StreamTextSerializer,
+        responses={
+            (200, "audio/wav"): OpenApiResponse(OpenApiTypes.BINARY, description="wav audio"),
+            **ERROR_RESPONSES,
+        },
+    )
+    async def post(self, request):
+        serializer = StreamTextSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        session, segments = await services.afeed_text(
+            data["session_id"], data["text_chunk"], is_final=data["is_final"], owner=request.auth
+        )
+        pcm = await services.synthesize_segments(session, segments)
+        return HttpResponse(await services.encode_file(pcm, "wav"), content_type=audio.CONTENT_TYPES["wav"])

@@ -1,0 +1,109 @@
+"""Our frame loop against transformers' generate(), on the tiny model with a voice-context prompt."""
+
+import numpy as np
+import pytest
+import torch
+
+from synthesis.engine.frames import FrameGenerator
+from synthesis.engine.prompt import PromptBuilder, Segment
+from synthesis.engine.sampling import sample
+from synthesis.engine.tiny import build_tiny_model
+
+FRAMES = 12
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    # Vocabulary == codebook size, so generate() can never pick an id our loop masks.
+    return build_tiny_model(seed=1, undecodable_ids=0)
+
+
+def _voice_prompt(model, processor):
+    rng = np.random.default_rng(0)
+    sample = (rng.standard_normal(24_000 * 2) * 0.1).astype(np.float32)
+    codes = model.codec_model.encode(torch.from_numpy(sample)[None, None]).audio_codes[0]
+    assert codes.shape[-1] == 25 and codes.any(), "the voice context must be real, non-zero codes"
+    segments = [Segment(3, "A voice sample, clear and steady.", codes), Segment(3, "Say something new.")]
+    conversation = [
+        {"role": "3", "content": [{"type": "text", "text": segments[0].text}, {"type": "audio", "audio": sample}]},
+        {"role": "3", "content": [{"type": "text", "text": segments[1].text}]},
+    ]
+    return segments, processor.apply_chat_template(conversation, tokenize=True, return_dict=True)
+
+
+@torch.no_grad()
+def test_greedy_loop_reproduces_generate_exactly(tiny):
+    model, processor = tiny
+    segments, inputs = _voice_prompt(model, processor)
+    reference = model.generate(
+        **inputs,
+        do_sample=False,
+        depth_decoder_do_sample=False,
+        max_new_tokens=FRAMES,
+        return_dict_in_generate=True,
+        output_logits=True,
+    )
+
+    builder = PromptBuilder(model, processor)
+    assert builder.token_ids(segments) == inputs["input_ids"][0].tolist()
+    generator = FrameGenerator(model, max_batch=2)
+    hidden = generator.prefill(0, builder.embeddings(segments))
+    greedy = {"temperature": torch.ones(1), "topk": torch.ones(1, dtype=torch.long)}
+    frames = []
+    for step in range(FRAMES):
+        torch.testing.assert_close(model.lm_head(hidden), reference.logits[step], rtol=1e-5, atol=1e-5)
+        codes = generator.frame(hidden, **greedy)
+        frames.append(codes[0])
+        hidden = generator.advance(codes)
+
+    assert torch.equal(torch.stack(frames), reference.sequences[0])
+
+
+@torch.no_grad()
+def test_rows_in_a_batch_match_rows_alone(tiny):
+    model, processor = tiny
+    builder = PromptBuilder(model, processor)
+    prompts = [[Segment(0, "First request.")], [Segment(1, "A second, longer request text.")]]
+    greedy = {"temperature": torch.ones(1), "topk": torch.ones(1, dtype=torch.long)}
+
+    def run(generator, rows):
+        hidden = torch.cat([generator.prefill(row, builder.embeddings(prompts[p])) for row, p in enumerate(rows)])
+        out = []
+        for _ in range(6):
+            n = hidden.shape[0]
+            codes = generator.frame(hidden, temperature=greedy["temperature"].expand(n), topk=greedy["topk"].expand(n))
+            out.append(codes)
+            hidden = generator.advance(codes)
+        return torch.stack(out, dim=1)
+
+    alone = [run(FrameGenerator(model, max_batch=1), [p])[0] for p in range(2)]
+    together = run(FrameGenerator(model, max_batch=2), [0, 1])
+    assert torch.equal(together[0], alone[0])
+    assert torch.equal(together[1], alone[1])
+
+
+def test_sampling_never_returns_undecodable_ids():
+    logits = torch.full((4, 10), -5.0)
+    logits[:, 8:] = 50.0  # the codec cannot decode ids 8 and 9, and they are the model's favourites
+    ids = sample(logits, temperature=torch.full((4,), 1.0), topk=torch.tensor([1, 3, 8, 50]), decodable=8)
+    assert (ids < 8).all()
+
+
+def test_sampling_respects_each_rows_top_k_and_greedy_rows():
+    torch.manual_seed(0)
+    logits = torch.arange(20.0).repeat(3, 1)  # id 19 best, then 18, ...
+    seen = [set() for _ in range(3)]
+    for _ in range(200):
+        ids = sample(logits, temperature=torch.tensor([1.0, 5.0, 0.0]), topk=torch.tensor([1, 3, 10]), decodable=20)
+        for row, value in enumerate(ids.tolist()):
+            seen[row].add(value)
+    assert seen[0] == {19}  # top-k 1: greedy
+    assert seen[1] == {17, 18, 19}  # top-3 at a high temperature: all three, nothing else
+    assert seen[2] == {19}  # temperature 0: greedy
+
+
+def test_end_rule_is_generates():
+    model, _ = build_tiny_model()
+    generator = FrameGenerator(model, max_batch=1)
+    frames = torch.tensor([[0, 0, 0, 0, 0, 0, 0, 5], [0, 0, 0, 0, 0, 0, 1, 0], [0] * 8])
+    assert generator.is_end(frames).tolist() == [True, False, True]

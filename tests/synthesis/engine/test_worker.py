@@ -1,0 +1,97 @@
+"""The engine worker: continuous batching, cancellation, admission."""
+
+import asyncio
+
+import numpy as np
+import pytest
+import torch
+
+from synthesis.engine.loading import load_model
+from synthesis.engine.prompt import Segment
+from synthesis.engine.worker import Engine, QueueFull, SpeechRequest
+
+
+@pytest.fixture(scope="module")
+def loaded():
+    return load_model("tiny-random", device="cpu", dtype="float32")
+
+
+@pytest.fixture
+def engine(loaded):
+    engine = Engine(loaded, max_batch=3, max_queue=4)
+    yield engine
+    engine.close()
+
+
+def greedy(text: str, *, frames: int = 8, speaker: int = 0, context=()) -> SpeechRequest:
+    return SpeechRequest(
+        text=text, speaker=speaker, context=list(context), topk=1, temperature=1.0, max_audio_length_ms=frames * 80
+    )
+
+
+def test_greedy_audio_is_identical_alone_and_among_others(engine, loaded):
+    voice = [Segment(5, "A voice sample.", torch.randint(0, 64, (8, 20)))]
+    requests = [greedy("First, alone or not.", frames=10, context=voice), greedy("Second.", frames=6, speaker=2)]
+    requests += [greedy("Third joins late.", frames=9), greedy("Fourth waits for a free row.", frames=7)]
+
+    async def alone():
+        return [await engine.speak(request).read_all() for request in requests]
+
+    async def together():
+        streams = [engine.speak(requests[0]), engine.speak(requests[1])]
+        await asyncio.sleep(0.05)  # the others join while the first two are generating
+        streams += [engine.speak(requests[2]), engine.speak(requests[3])]
+        return await asyncio.gather(*(stream.read_all() for stream in streams))
+
+    solo = asyncio.run(alone())
+    batched = asyncio.run(together())
+    for one, many, request in zip(solo, batched, requests, strict=True):
+        assert len(one) == request.max_audio_length_ms // 80 * 1920
+        np.testing.assert_array_equal(one, many)
+    assert not np.array_equal(solo[0][: 1920 * 6], solo[1][: 1920 * 6])
+
+
+def test_first_chunk_is_one_frame_and_cancel_frees_the_row(engine):
+    async def run():
+        stream = engine.speak(greedy("A long request that will be cancelled.", frames=1000))
+        first = await stream.__anext__()
+        await stream.aclose()
+        for _ in range(100):
+            if not engine.active:
+                break
+            await asyncio.sleep(0.02)
+        return first, stream.frames
+
+    first, frames = asyncio.run(run())
+    assert len(first) == 1920
+    assert not engine.active
+    assert frames < 1000
+
+
+def test_full_queue_is_refused_at_once(loaded):
+    engine = Engine(loaded, max_batch=1, max_queue=2)
+    try:
+
+        async def run():
+            streams = [engine.speak(greedy("Hold the only row.", frames=500))]
+            await asyncio.sleep(0.05)
+            streams += [engine.speak(greedy("Wait one.")), engine.speak(greedy("Wait two."))]
+            with pytest.raises(QueueFull):
+                engine.speak(greedy("No room."))
+            for stream in streams:
+                stream.cancel()
+
+        asyncio.run(run())
+    finally:
+        engine.close()
+
+
+def test_long_text_is_spoken_piece_by_piece_with_previous_context(engine):
+    async def run():
+        stream = engine.speak(greedy("One. Two. Three.", frames=4))
+        audio = await stream.read_all()
+        return audio, stream.last_segment
+
+    audio, last = asyncio.run(run())
+    assert len(audio) == 3 * 4 * 1920
+    assert last.text == "Three." and last.codes.shape == (8, 4)

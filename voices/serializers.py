@@ -1,0 +1,109 @@
+"""Input and output shapes of the custom-voices API (OpenAI's `audio.voice_consent` and `audio.voice`)."""
+
+from __future__ import annotations
+
+import re
+
+from rest_framework import serializers
+
+from synthesis.serializers import MODEL_IDS
+
+_BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+
+
+class UnixTimeField(serializers.Field):
+    def to_representation(self, value) -> int:
+        return int(value.timestamp())
+
+
+class PageQuerySerializer(serializers.Serializer):
+    after = serializers.CharField(required=False, allow_blank=True)
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
+
+
+class ConsentCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    language = serializers.CharField(max_length=35, help_text="BCP 47 tag of the consent phrase, e.g. en-US.")
+    recording = serializers.FileField(help_text="The consent recording: audio, 1-30 s, at most 10 MiB.")
+
+    def validate_language(self, value: str) -> str:
+        if not _BCP47.match(value):
+            raise serializers.ValidationError("Give a BCP 47 language tag such as en-US.")
+        return value
+
+
+class ConsentUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+
+
+class ConsentSerializer(serializers.Serializer):
+    object = serializers.SerializerMethodField()
+    id = serializers.CharField()
+    name = serializers.CharField()
+    language = serializers.CharField()
+    created_at = UnixTimeField()
+
+    def get_object(self, consent) -> str:
+        return "audio.voice_consent"
+
+
+class ConsentListSerializer(serializers.Serializer):
+    object = serializers.CharField(default="list")
+    data = ConsentSerializer(many=True)
+    first_id = serializers.CharField(allow_null=True)
+    last_id = serializers.CharField(allow_null=True)
+    has_more = serializers.BooleanField()
+
+
+class ConsentDeletedSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    object = serializers.CharField(default="audio.voice_consent")
+    deleted = serializers.BooleanField(default=True)
+
+
+class VoiceCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    audio_sample = serializers.FileField(help_text="The voice sample: audio, 1-30 s, at most 10 MiB.")
+    consent = serializers.CharField(max_length=40, help_text="The id of a consent recording (cons_...).")
+    type = serializers.ChoiceField(choices=["audio_sample"], required=False, allow_null=True)
+    transcript = serializers.CharField(required=False, allow_blank=True, allow_null=True, default="")
+    speaker_id = serializers.IntegerField(min_value=0, max_value=65535, required=False, allow_null=True)
+
+
+class VoiceSerializer(serializers.Serializer):
+    object = serializers.SerializerMethodField()
+    id = serializers.CharField()
+    name = serializers.CharField()
+    created_at = UnixTimeField()
+    type = serializers.SerializerMethodField()
+
+    def get_object(self, voice) -> str:
+        return "audio.voice"
+
+    def get_type(self, voice) -> str:
+        return "audio_sample"
+
+
+class VoiceNameSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+
+
+class VoiceListSerializer(serializers.Serializer):
+    object = serializers.CharField(default="list")
+    data = VoiceSerializer(many=True)
+    voices = VoiceNameSerializer(many=True, help_text="Ids and names, as Open WebUI reads them.")
+
+
+class VoiceDeletedSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    deleted = serializers.BooleanField(default=True)
+    object = serializers.CharField(default="audio.voice.deleted")
+
+
+class AudioModelSerializer(serializers.Serializer):
+    id = serializers.ChoiceField(choices=MODEL_IDS)
+
+
+class AudioModelListSerializer(serializers.Serializer):
+    models = AudioModelSerializer(many=True)

@@ -1,0 +1,208 @@
+"""The custom-voices API (OpenAI's voice consents and voices) and the discovery lists clients read.
+
+Thin: validate, call one service or selector, shape the response. Views that decode or encode audio are
+async (the audio work runs off the database thread); the others are plain DRF views.
+"""
+
+from __future__ import annotations
+
+from adrf.views import APIView as AsyncAPIView
+from asgiref.sync import sync_to_async
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.throttling import SynthesisRateThrottle
+from synthesis import audio
+from synthesis.errors import AudioTooLarge
+from synthesis.serializers import MODEL_IDS, ErrorSerializer
+from synthesis.services import BUILTIN_VOICES, DEFAULT_SPEAKER
+
+from . import selectors, services
+from .serializers import (
+    AudioModelListSerializer,
+    ConsentCreateSerializer,
+    ConsentDeletedSerializer,
+    ConsentListSerializer,
+    ConsentSerializer,
+    ConsentUpdateSerializer,
+    PageQuerySerializer,
+    VoiceCreateSerializer,
+    VoiceDeletedSerializer,
+    VoiceListSerializer,
+    VoiceSerializer,
+)
+
+ERRORS = {status: ErrorSerializer for status in (400, 401, 404, 413, 429, 503)}
+PAGE_PARAMETERS = [
+    OpenApiParameter("after", str, description="List the objects after this id (the previous page's last_id)."),
+    OpenApiParameter("limit", int, description="1 to 100, default 20."),
+]
+BUILTIN_CREATED_AT = 1741824000  # csm-1b's release, 2025-03-13
+
+
+def _checked_upload(request, field: str):
+    """The uploaded file of `field`; 413 before anything else when it is over the sample limit."""
+    upload = request.data.get(field)
+    if hasattr(upload, "size") and upload.size > audio.MAX_SAMPLE_BYTES:
+        raise AudioTooLarge(f"The {field} file is larger than 10 MiB.", param=field)
+    return upload
+
+
+def _page(page: selectors.Page) -> dict:
+    items = page.items
+    return {
+        "object": "list",
+        "data": ConsentSerializer(items, many=True).data,
+        "first_id": items[0].pk if items else None,
+        "last_id": items[-1].pk if items else None,
+        "has_more": page.has_more,
+    }
+
+
+class ConsentListView(AsyncAPIView):
+    @extend_schema(
+        operation_id="listVoiceConsents",
+        summary="List voice consent recordings",
+        parameters=PAGE_PARAMETERS,
+        responses={200: ConsentListSerializer, **ERRORS},
+    )
+    async def get(self, request):
+        query = PageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = await sync_to_async(selectors.list_consents)(
+            owner=request.auth, after=query.validated_data.get("after") or None, limit=query.validated_data["limit"]
+        )
+        return Response(_page(page))
+
+    @extend_schema(
+        operation_id="createVoiceConsent",
+        summary="Upload a voice consent recording",
+        request={"multipart/form-data": ConsentCreateSerializer},
+        responses={200: ConsentSerializer, **ERRORS},
+    )
+    async def post(self, request):
+        _checked_upload(request, "recording")
+        serializer = ConsentCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        consent = await services.create_consent(
+            owner=request.auth,
+            name=data["name"],
+            language=data["language"],
+            recording=data["recording"].read(),
+            filename=data["recording"].name or "recording",
+        )
+        return Response(ConsentSerializer(consent).data)
+
+
+class ConsentDetailView(APIView):
+    @extend_schema(
+        operation_id="retrieveVoiceConsent",
+        summary="A voice consent recording",
+        responses={200: ConsentSerializer, **ERRORS},
+    )
+    def get(self, request, consent_id: str):
+        return Response(ConsentSerializer(selectors.get_consent(owner=request.auth, consent_id=consent_id)).data)
+
+    @extend_schema(
+        operation_id="updateVoiceConsent",
+        summary="Rename a voice consent recording",
+        request=ConsentUpdateSerializer,
+        responses={200: ConsentSerializer, **ERRORS},
+    )
+    def post(self, request, consent_id: str):
+        serializer = ConsentUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        consent = services.rename_consent(
+            owner=request.auth, consent_id=consent_id, name=serializer.validated_data["name"]
+        )
+        return Response(ConsentSerializer(consent).data)
+
+    @extend_schema(
+        operation_id="deleteVoiceConsent",
+        summary="Delete a voice consent recording (refused while voices use it)",
+        responses={200: ConsentDeletedSerializer, **ERRORS},
+    )
+    def delete(self, request, consent_id: str):
+        deleted = services.delete_consent(owner=request.auth, consent_id=consent_id)
+        return Response({"id": deleted, "object": "audio.voice_consent", "deleted": True})
+
+
+def _builtin_voice(name: str) -> dict:
+    return {"object": "audio.voice", "id": name, "name": name, "created_at": BUILTIN_CREATED_AT, "type": "builtin"}
+
+
+class VoiceListView(AsyncAPIView):
+    def get_permissions(self):
+        return [] if self.request.method == "GET" else super().get_permissions()
+
+    def get_throttles(self):
+        return [SynthesisRateThrottle()] if self.request.method == "POST" else []
+
+    @extend_schema(
+        operation_id="listVoices",
+        summary="Voices: the caller's, those shared with every key, and OpenAI's built-in names",
+        description=(
+            "Answers without a key too (then: shared voices and the built-in names). `data` holds voice objects, "
+            "`voices` ids and names (Open WebUI reads `voices`, Home Assistant `data` or `voices`)."
+        ),
+        responses={200: VoiceListSerializer, **ERRORS},
+    )
+    async def get(self, request):
+        saved = await sync_to_async(selectors.list_voices)(owner=request.auth)
+        data = [*VoiceSerializer(saved, many=True).data, *(_builtin_voice(name) for name in BUILTIN_VOICES)]
+        voices = [{"id": voice["id"], "name": voice["name"]} for voice in data]
+        return Response({"object": "list", "data": data, "voices": voices})
+
+    @extend_schema(
+        operation_id="createVoice",
+        summary="Create a voice from an audio sample and a consent recording",
+        description="Extras: `transcript` (what the sample says) and `speaker_id`. The sample is encoded once, here.",
+        request={"multipart/form-data": VoiceCreateSerializer},
+        responses={200: VoiceSerializer, **ERRORS},
+    )
+    async def post(self, request):
+        _checked_upload(request, "audio_sample")
+        serializer = VoiceCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        speaker_id = data.get("speaker_id")
+        voice = await services.create_voice(
+            owner=request.auth,
+            name=data["name"],
+            consent_id=data["consent"],
+            sample=data["audio_sample"].read(),
+            filename=data["audio_sample"].name or "sample",
+            transcript=data.get("transcript") or "",
+            speaker_id=DEFAULT_SPEAKER if speaker_id is None else speaker_id,
+        )
+        return Response(VoiceSerializer(voice).data)
+
+
+class VoiceDetailView(APIView):
+    @extend_schema(operation_id="retrieveVoice", summary="A voice", responses={200: VoiceSerializer, **ERRORS})
+    def get(self, request, voice_id: str):
+        return Response(VoiceSerializer(selectors.get_voice(owner=request.auth, voice_id=voice_id)).data)
+
+    @extend_schema(
+        operation_id="deleteVoice",
+        summary="Delete a voice (its consent recording stays)",
+        responses={200: VoiceDeletedSerializer, **ERRORS},
+    )
+    def delete(self, request, voice_id: str):
+        deleted = services.delete_voice(owner=request.auth, voice_id=voice_id)
+        return Response({"id": deleted, "deleted": True, "object": "audio.voice.deleted"})
+
+
+class AudioModelListView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="listAudioModels",
+        summary="Speech models, in the shape Open WebUI reads",
+        responses=AudioModelListSerializer,
+    )
+    def get(self, request):
+        return Response({"models": [{"id": model_id} for model_id in MODEL_IDS]})
