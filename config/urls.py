@@ -1,8 +1,7 @@
-from django.contrib import admin
-from django.urls import include, path, re_path
-
 from django.conf import settings
+from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
+from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView, SpectacularSwaggerView
 

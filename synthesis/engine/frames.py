@@ -25,11 +25,13 @@ class FrameGenerator:
         depth_model = model.depth_decoder.model
         self.depth = StaticDecoder(depth_model, max_batch=max_batch, max_positions=self.num_codebooks + 1)
         self.embed_frame = model.backbone_model.embed_tokens
-        self.depth_embed = depth_model.embed_tokens.weight
         self.projector = depth_model.inputs_embeds_projector
+        with torch.no_grad():
+            # The depth decoder's input for every (codebook, code), projected once instead of every step.
+            self.depth_inputs = self.projector(depth_model.embed_tokens.weight)
         self.lm_head = model.lm_head
         self.heads = model.depth_decoder.codebooks_head.weight  # [codebooks - 1, hidden, vocab]
-        device = self.depth_embed.device
+        device = self.depth_inputs.device
         self.positions = torch.zeros(max_batch, dtype=torch.long, device=device)
         self.offsets = torch.arange(self.num_codebooks, device=device) * self.vocab_size
 
@@ -45,13 +47,14 @@ class FrameGenerator:
         """Last backbone hidden states of rows 0..n-1 ([n, hidden]) -> the next frame's codes [n, codebooks]."""
         sampling = {"temperature": temperature, "topk": topk, "decodable": self.decodable}
         codes = [sample(self.lm_head(hidden), **sampling)]
-        inputs = torch.stack([hidden, self.depth_embed[codes[0]]], dim=1)
+        # Depth positions 0 and 1: the backbone's state, then codebook 0; then one position per codebook.
+        inputs = torch.stack([self.projector(hidden), self.depth_inputs[codes[0]]], dim=1)
         position = 0
         for k in range(1, self.num_codebooks):
-            states = self.depth.prefill(self.projector(inputs), start=position)
+            states = self.depth.prefill(inputs, start=position)
             position += inputs.shape[1]
             codes.append(sample(states[:, -1] @ self.heads[k - 1], **sampling))
-            inputs = self.depth_embed[codes[k] + self.offsets[k]][:, None]
+            inputs = self.depth_inputs[codes[k] + self.offsets[k]][:, None]
         return torch.stack(codes, dim=1)
 
     @torch.no_grad()

@@ -1,4 +1,8 @@
-"""Temperature + top-k sampling, per row, never returning an id the codec cannot decode."""
+"""Temperature + top-k sampling, per row, never returning an id the codec cannot decode.
+
+Free of host syncs and data-dependent shapes (a stable sort, a rank mask and the Gumbel-max trick),
+so it can sit inside a compiled or graph-captured step.
+"""
 
 from __future__ import annotations
 
@@ -15,16 +19,13 @@ def sample(
 ) -> torch.Tensor:
     """logits [rows, vocab] -> ids [rows]. Ids >= `decodable` are never chosen.
 
-    A row is greedy (argmax) when its top-k is 1 or its temperature is 0.
+    A row with top-k 1 is exactly greedy (argmax, first index on ties); temperature 0 is greedy too.
     """
     logits = logits[:, :decodable].float()
-    greedy_ids = logits.argmax(dim=-1)
-    greedy = (topk <= 1) | (temperature <= 0)
-    if bool(greedy.all()):
-        return greedy_ids
-    k = min(int(topk.max()), decodable)
-    values, indices = logits.topk(k, dim=-1)
-    beyond_k = torch.arange(k, device=logits.device)[None] >= topk[:, None]
-    values = values.masked_fill(beyond_k, float("-inf")) / temperature.clamp_min(1e-5)[:, None]
-    choice = torch.multinomial(torch.softmax(values, dim=-1), 1, generator=generator)
-    return torch.where(greedy, greedy_ids, indices.gather(1, choice)[:, 0])
+    values, indices = logits.sort(dim=-1, descending=True, stable=True)
+    greedy = (temperature <= 0)[:, None]
+    keep = torch.arange(values.shape[-1], device=logits.device)[None] < torch.where(greedy, 1, topk[:, None])
+    scaled = values.masked_fill(~keep, float("-inf")) / temperature.clamp_min(1e-5)[:, None]
+    noise = torch.empty_like(scaled).exponential_(generator=generator)
+    choice = (scaled - noise.log()).argmax(dim=-1, keepdim=True)  # Gumbel-max: a draw from softmax(scaled)
+    return indices.gather(1, choice)[:, 0]

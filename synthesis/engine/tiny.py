@@ -111,6 +111,38 @@ def _make_weights_matter(model: CsmForConditionalGeneration, seed: int) -> None:
                 param.fill_(1.0)
 
 
+def build_full_size_model(*, dtype: torch.dtype = torch.float32, device: str = "cpu"):
+    """csm-1b's full configuration (and Mimi's) with random weights, for benchmarks: speed does not depend
+    on the weights' values. Uses the tiny tokenizer, with the real text-embedding size."""
+    tokenizer = build_tokenizer()
+    ids = tokenizer.convert_tokens_to_ids
+    config = CsmConfig(
+        pad_token_id=ids("<|AUDIO|>"),
+        bos_token_id=ids("<|begin_of_text|>"),
+        audio_token_id=ids("<|AUDIO|>"),
+        audio_eos_token_id=ids("<|audio_eos|>"),
+        codec_config=MimiConfig().to_dict(),
+        rope_parameters={
+            "rope_type": "llama3",
+            "rope_theta": 500000.0,
+            "factor": 32.0,
+            "low_freq_factor": 1.0,
+            "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 8192,
+        },
+    )
+    torch.manual_seed(0)
+    with torch.device(device):
+        model = CsmForConditionalGeneration(config).to(dtype).eval()
+    _make_weights_matter(model, 0)
+    processor = CsmProcessor(
+        feature_extractor=EncodecFeatureExtractor(feature_size=1, sampling_rate=24_000),
+        tokenizer=tokenizer,
+        chat_template=CHAT_TEMPLATE,
+    )
+    return model, processor
+
+
 def build_tiny_model(*, seed: int = 0, num_codebooks: int = 8, undecodable_ids: int = 3):
     """Returns (model, processor), float32, eval mode, deterministic for a given seed."""
     tokenizer = build_tokenizer()
