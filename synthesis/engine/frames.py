@@ -10,11 +10,14 @@ from __future__ import annotations
 import torch
 
 from .decoder import StaticDecoder
+from .graphs import FrameGraphs
 from .sampling import sample
 
 
 class FrameGenerator:
-    def __init__(self, model, *, max_batch: int) -> None:
+    """`cuda_graphs` (default: on for CUDA) replays each frame's depth decoder as one CUDA graph."""
+
+    def __init__(self, model, *, max_batch: int, cuda_graphs: bool | None = None) -> None:
         config = model.config
         self.num_codebooks = config.num_codebooks
         self.vocab_size = config.vocab_size
@@ -34,6 +37,11 @@ class FrameGenerator:
         device = self.depth_inputs.device
         self.positions = torch.zeros(max_batch, dtype=torch.long, device=device)
         self.offsets = torch.arange(self.num_codebooks, device=device) * self.vocab_size
+        self.graphs: FrameGraphs | None = None
+        if device.type == "cuda" if cuda_graphs is None else cuda_graphs:
+            with torch.no_grad():
+                probe = torch.zeros(1, config.hidden_size, dtype=self.depth_inputs.dtype, device=device)
+                self.graphs = FrameGraphs(self.codes_for, max_batch=max_batch, hidden=probe, capture=True)
 
     @torch.no_grad()
     def prefill(self, row: int, embeddings: torch.Tensor) -> torch.Tensor:
@@ -45,6 +53,12 @@ class FrameGenerator:
     @torch.no_grad()
     def frame(self, hidden: torch.Tensor, *, temperature: torch.Tensor, topk: torch.Tensor) -> torch.Tensor:
         """Last backbone hidden states of rows 0..n-1 ([n, hidden]) -> the next frame's codes [n, codebooks]."""
+        if self.graphs is not None:
+            return self.graphs(hidden, temperature=temperature, topk=topk)
+        return self.codes_for(hidden, temperature=temperature, topk=topk)
+
+    def codes_for(self, hidden: torch.Tensor, *, temperature: torch.Tensor, topk: torch.Tensor) -> torch.Tensor:
+        """The frame itself: codebook 0 from the backbone's head, the others from the depth decoder."""
         sampling = {"temperature": temperature, "topk": topk, "decodable": self.decodable}
         codes = [sample(self.lm_head(hidden), **sampling)]
         # Depth positions 0 and 1: the backbone's state, then codebook 0; then one position per codebook.

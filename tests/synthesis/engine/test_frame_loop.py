@@ -107,3 +107,20 @@ def test_end_rule_is_generates():
     generator = FrameGenerator(model, max_batch=1)
     frames = torch.tensor([[0, 0, 0, 0, 0, 0, 0, 5], [0, 0, 0, 0, 0, 0, 1, 0], [0] * 8])
     assert generator.is_end(frames).tolist() == [True, False, True]
+
+
+@torch.no_grad()
+def test_bucketed_frames_match_direct_frames(tiny):
+    """The CUDA-graph path pads n rows to a bucket; run eagerly on CPU it must give the same codes."""
+    from synthesis.engine.graphs import FrameGraphs, batch_buckets
+
+    model, _ = tiny
+    assert batch_buckets(12) == [1, 2, 4, 8, 12]
+    generator = FrameGenerator(model, max_batch=12)
+    graphs = FrameGraphs(generator.codes_for, max_batch=12, hidden=torch.zeros(1, 64), capture=False)
+    hidden = torch.randn(5, 64)
+    greedy = {"temperature": torch.ones(5), "topk": torch.ones(5, dtype=torch.long)}
+    direct = generator.codes_for(hidden, **greedy)
+    padded = graphs(hidden, **greedy)  # runs the 8-row bucket
+    assert padded.shape == (5, 8)
+    assert torch.equal(direct, padded)
