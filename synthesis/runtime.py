@@ -36,6 +36,7 @@ def _load() -> None:
             max_batch=settings.CSM_MAX_BATCH,
             max_queue=settings.CSM_MAX_QUEUE,
             chunk_frames=settings.CSM_STREAM_CHUNK_FRAMES,
+            compile=settings.CSM_COMPILE,
         )
     except ModelLoadError as error:
         logger.error("Model not loaded: %s", error)

@@ -15,9 +15,10 @@ from .sampling import sample
 
 
 class FrameGenerator:
-    """`cuda_graphs` (default: on for CUDA) replays each frame's depth decoder as one CUDA graph."""
+    """`cuda_graphs` (default: on for CUDA) replays each frame's depth decoder as one CUDA graph;
+    `compile` fuses it with torch.compile first (minutes of compilation per batch bucket on a CPU)."""
 
-    def __init__(self, model, *, max_batch: int, cuda_graphs: bool | None = None) -> None:
+    def __init__(self, model, *, max_batch: int, cuda_graphs: bool | None = None, compile: bool = False) -> None:
         config = model.config
         self.num_codebooks = config.num_codebooks
         self.vocab_size = config.vocab_size
@@ -38,10 +39,12 @@ class FrameGenerator:
         self.positions = torch.zeros(max_batch, dtype=torch.long, device=device)
         self.offsets = torch.arange(self.num_codebooks, device=device) * self.vocab_size
         self.graphs: FrameGraphs | None = None
-        if device.type == "cuda" if cuda_graphs is None else cuda_graphs:
+        capture = device.type == "cuda" if cuda_graphs is None else cuda_graphs
+        if capture or compile:
+            frame = torch.compile(self.codes_for, dynamic=False, fullgraph=True) if compile else self.codes_for
             with torch.no_grad():
                 probe = torch.zeros(1, config.hidden_size, dtype=self.depth_inputs.dtype, device=device)
-                self.graphs = FrameGraphs(self.codes_for, max_batch=max_batch, hidden=probe, capture=True)
+                self.graphs = FrameGraphs(frame, max_batch=max_batch, hidden=probe, capture=capture)
 
     @torch.no_grad()
     def prefill(self, row: int, embeddings: torch.Tensor) -> torch.Tensor:

@@ -114,7 +114,15 @@ class _Active:
 
 
 class Engine:
-    def __init__(self, loaded: LoadedModel, *, max_batch: int = 8, max_queue: int = 16, chunk_frames: int = 1) -> None:
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        *,
+        max_batch: int = 8,
+        max_queue: int = 16,
+        chunk_frames: int = 1,
+        compile: bool = False,
+    ) -> None:
         self.loaded = loaded
         self.model = loaded.model
         self.max_batch = max_batch
@@ -122,7 +130,7 @@ class Engine:
         self.chunk_frames = chunk_frames
         self.sample_rate = self.model.codec_model.config.sampling_rate
         self.prompts = PromptBuilder(self.model, loaded.processor)
-        self.generator = FrameGenerator(self.model, max_batch=max_batch)
+        self.generator = FrameGenerator(self.model, max_batch=max_batch, compile=compile)
         self.hidden = torch.zeros(max_batch, self.model.config.hidden_size, dtype=loaded.dtype, device=loaded.device)
         self.active: list[_Active] = []
         self._waiting: queue.Queue = queue.Queue()
