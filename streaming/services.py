@@ -202,9 +202,11 @@ async def _remember(session: StreamingSession, segment: Segment) -> None:
 
 
 async def encode_file(pcm: np.ndarray, fmt: str) -> bytes:
-    """One self-contained file of `fmt`; never empty bytes (WebSocket servers drop empty binary messages),
-    so audio with no samples is a file with no samples, or one silent sample where a format has no header."""
-    data = await asyncio.to_thread(audio.encode, pcm, fmt, metadata=speech.provenance())
-    if not data:
-        data = await asyncio.to_thread(audio.encode, np.zeros(1, dtype=np.float32), fmt)
-    return data
+    """One self-contained file of `fmt`, never empty bytes (Daphne drops empty WebSocket messages).
+
+    No audio is a WAV with no samples; in the other formats, whose files without samples are empty or do not
+    decode (mp3), it is one silent sample (a decoder may add a frame's padding).
+    """
+    if not pcm.size and fmt != "wav":
+        pcm = np.zeros(1, dtype=np.float32)
+    return await asyncio.to_thread(audio.encode, pcm, fmt, metadata=speech.provenance())

@@ -77,8 +77,11 @@ def test_default_mode_files_are_in_the_sessions_format(server, session, fmt):
     decoded = decode(full, fmt)
     assert_format(decoded, fmt)
     assert decoded.duration == pytest.approx(0.8, abs=0.09)
-    assert isinstance(empty, bytes) and empty  # Daphne cannot send an empty message: a file with no audio
-    assert decode(empty, fmt).duration < 0.03
+    # Daphne cannot send an empty message: a file with no samples (wav), or one silent sample
+    assert isinstance(empty, bytes) and empty
+    assert decode(empty, fmt).duration < 0.1
+    if fmt == "wav":
+        assert len(wav_samples(empty)) == 0
 
 
 def test_queued_messages_are_answered_in_order(server, session):
