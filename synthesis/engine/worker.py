@@ -39,6 +39,10 @@ class EngineFailure(Exception):
     """Generation failed inside the engine."""
 
 
+class PromptTooLong(EngineFailure):
+    """The voice context and text do not fit the model's context window."""
+
+
 @dataclass
 class SpeechRequest:
     """What to say, in which voice. `context` holds the voice's segments (sample + transcript) and,
@@ -214,7 +218,16 @@ class Engine:
         pieces = split_sentences(stream.request.text) or [stream.request.text]
         active = _Active(stream=stream, pieces=pieces, decoder=MimiStreamDecoder(self.model.codec_model))
         self.active.append(active)
-        self._prefill(len(self.active) - 1)
+        self._prefill_or_fail(len(self.active) - 1)
+
+    def _prefill_or_fail(self, row: int) -> None:
+        """Starts a row's current piece; a request whose prompt cannot run fails alone."""
+        try:
+            self._prefill(row)
+        except EngineFailure as error:
+            stream = self.active[row].stream
+            self._remove(row)
+            stream._put(error)
 
     def _prefill(self, row: int) -> None:
         """Starts the current piece of a row: its prompt is the voice context, the previous piece, the text."""
@@ -230,7 +243,10 @@ class Engine:
             segments = [*request.context, target]  # drop the previous piece before cutting the audio short
             room = self.generator.max_positions - self.prompts.length(segments)
         if room < 1:
-            raise EngineFailure("The voice sample and text are too long for the model's context")
+            raise PromptTooLong(
+                f"The voice sample, its transcript and the text need more than the model's "
+                f"{self.generator.max_positions} positions; use a shorter sample or transcript."
+            )
         active.max_frames = min(wanted, room)
         active.piece_codes = []
         embeddings = self.prompts.embeddings(segments).to(self.loaded.dtype)
@@ -269,11 +285,11 @@ class Engine:
         active.previous = Segment(stream.request.speaker, text, piece_codes) if piece_codes is not None else None
         active.piece += 1
         if active.piece < len(active.pieces):
-            self._prefill(row)
+            self._prefill_or_fail(row)
             return
         stream.last_segment = active.previous
-        stream._put(None)
         self._remove(row)
+        stream._put(None)
 
     def _emit(self, active: _Active) -> None:
         frames = torch.stack(active.pending, dim=1)[None].to(self.loaded.device)  # [1, codebooks, n]

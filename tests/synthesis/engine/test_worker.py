@@ -8,7 +8,7 @@ import torch
 
 from synthesis.engine.loading import load_model
 from synthesis.engine.prompt import Segment
-from synthesis.engine.worker import Engine, QueueFull, SpeechRequest
+from synthesis.engine.worker import Engine, PromptTooLong, QueueFull, SpeechRequest
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +95,17 @@ def test_long_text_is_spoken_piece_by_piece_with_previous_context(engine):
     audio, last = asyncio.run(run())
     assert len(audio) == 3 * 4 * 1920
     assert last.text == "Three." and last.codes.shape == (8, 4)
+
+
+def test_a_prompt_too_long_fails_alone(engine):
+    huge = [Segment(0, "x" * 2100, None)]
+
+    async def run():
+        doomed = engine.speak(SpeechRequest(text="Hi.", context=huge, max_audio_length_ms=400))
+        fine = engine.speak(greedy("Still fine.", frames=3))
+        with pytest.raises(PromptTooLong, match="positions"):
+            await doomed.read_all()
+        return await fine.read_all()
+
+    assert len(asyncio.run(run())) == 3 * 1920
+    assert not engine.active
