@@ -33,7 +33,8 @@ CHAT_TEMPLATE = (
 
 def build_tokenizer() -> PreTrainedTokenizerFast:
     """A byte-level tokenizer (256 byte tokens, no merges) with CSM's special tokens."""
-    vocab = {char: i for i, char in enumerate(pre_tokenizers.ByteLevel.alphabet())}
+    # sorted: alphabet() is a set, whose order (and so every token id) would change from process to process
+    vocab = {char: i for i, char in enumerate(sorted(pre_tokenizers.ByteLevel.alphabet()))}
     for token in SPECIAL_TOKENS:
         vocab[token] = len(vocab)
     backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))

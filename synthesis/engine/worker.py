@@ -73,7 +73,10 @@ class SpeechStream:
         self._queue: asyncio.Queue = asyncio.Queue()
 
     def _put(self, item: object) -> None:
-        self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+        try:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+        except RuntimeError:  # the caller's event loop is gone: nobody is listening
+            pass
 
     def cancel(self) -> None:
         self.cancelled.set()
@@ -201,7 +204,9 @@ class Engine:
             block = False
             if isinstance(item, tuple):
                 self._run_task(*item)
-            elif not item.cancelled.is_set():
+            elif item.cancelled.is_set():
+                item._put(None)
+            else:
                 self._start(item)
 
     def _run_task(self, task: Callable, argument: object, future: concurrent.futures.Future) -> None:
@@ -270,6 +275,7 @@ class Engine:
         stream = active.stream
         if stream.cancelled.is_set():
             self._remove(row)
+            stream._put(None)  # ends the iteration for anyone still reading
             return
         if not end:
             active.piece_codes.append(codes)

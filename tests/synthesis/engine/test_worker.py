@@ -109,3 +109,14 @@ def test_a_prompt_too_long_fails_alone(engine):
 
     assert len(asyncio.run(run())) == 3 * 1920
     assert not engine.active
+
+
+def test_a_cancelled_stream_ends_for_its_readers(engine):
+    async def run():
+        stream = engine.speak(greedy("Cancelled while someone still reads.", frames=1000))
+        await stream.__anext__()
+        stream.cancel()
+        return [chunk async for chunk in stream]  # would hang if the engine never ended the stream
+
+    rest = asyncio.run(asyncio.wait_for(run(), timeout=30))
+    assert len(rest) < 1000
