@@ -20,7 +20,7 @@ from accounts.models import ApiKey
 from . import audio
 from .engine.prompt import Segment
 from .engine.worker import QueueFull, SpeechRequest, SpeechStream
-from .errors import EngineBusy, InvalidAudio, NotFound
+from .errors import EngineBusy, InvalidAudio
 from .models import Clip
 from .runtime import get_engine
 
@@ -66,13 +66,6 @@ async def voice_from_sample(sample: bytes, *, transcript: str, speaker: int, par
     pcm = await asyncio.to_thread(audio.load_voice_sample, sample, param=param)
     codes = await _engine_call(engine.encode_voice(pcm))
     return Voice(speaker=speaker, context=[Segment(speaker, transcript, codes)], sample=sample, sample_text=transcript)
-
-
-def voice_from_name(name: str, *, speaker: int | None = None) -> Voice:
-    """A named voice. OpenAI's built-in names give uncloned speech; other names are unknown."""
-    if name.lower() in BUILTIN_VOICES:
-        return Voice(speaker=DEFAULT_SPEAKER if speaker is None else speaker, context=[])
-    raise NotFound(f"Voice '{name}' not found.", param="voice")
 
 
 async def _engine_call(awaitable):

@@ -133,7 +133,7 @@ class VoiceCloneView(AsyncAPIView):
         if data["stream"]:
             stream = services.start_speech(voice, data["text"], **_sampling(data))
             return _audio_response(services.encoded_stream(stream, fmt), fmt)
-        parameters = {**_sampling(data), "speaker_id": data["speaker_id"]}
+        parameters = {**_sampling(data), "speaker_id": voice.speaker}  # a saved voice speaks as its own speaker
         clip = await services.synthesize_clip(
             voice, data["text"], output_format=fmt, parameters=parameters, owner=request.auth
         )

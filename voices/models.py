@@ -64,7 +64,8 @@ class Voice(models.Model):
     sample = models.FileField(upload_to=voice_sample_path, max_length=200)
     transcript = models.TextField(blank=True, help_text="What the sample says; cloning is better with it.")
     speaker_id = models.PositiveIntegerField(default=0)
-    consent = models.ForeignKey(VoiceConsent, on_delete=models.PROTECT, related_name="voices")
+    # RESTRICT: a consent in use cannot be deleted, except together with its voices (deleting their key).
+    consent = models.ForeignKey(VoiceConsent, on_delete=models.RESTRICT, related_name="voices")
     owner = models.ForeignKey(
         "accounts.ApiKey", null=True, blank=True, on_delete=models.CASCADE, related_name="voices",
         help_text="The API key that made it; empty for requests without a key.",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-
-from synthesis.serializers import MODEL_IDS
 
 _BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class UnixTimeField(serializers.Field):
     def to_representation(self, value) -> int:
         return int(value.timestamp())
@@ -102,7 +103,7 @@ class VoiceDeletedSerializer(serializers.Serializer):
 
 
 class AudioModelSerializer(serializers.Serializer):
-    id = serializers.ChoiceField(choices=MODEL_IDS)
+    id = serializers.CharField()
 
 
 class AudioModelListSerializer(serializers.Serializer):

@@ -9,7 +9,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import ProtectedError
+from django.db.models import RestrictedError
 
 from accounts.models import ApiKey
 from synthesis import audio
@@ -50,7 +50,7 @@ def delete_consent(*, owner: ApiKey | None, consent_id: str) -> str:
     try:
         with transaction.atomic():
             consent.delete()
-    except ProtectedError:
+    except RestrictedError:
         voice_ids = sorted(consent.voices.values_list("pk", flat=True))
         shown = ", ".join(voice_ids[:5]) + (", ..." if len(voice_ids) > 5 else "")
         raise ConsentInUse(

@@ -50,7 +50,7 @@ def _checked_upload(request, field: str):
     return upload
 
 
-def _page(page: selectors.Page) -> dict:
+def _consent_page(page: selectors.Page) -> dict:
     items = page.items
     return {
         "object": "list",
@@ -74,7 +74,7 @@ class ConsentListView(AsyncAPIView):
         page = await sync_to_async(selectors.list_consents)(
             owner=request.auth, after=query.validated_data.get("after") or None, limit=query.validated_data["limit"]
         )
-        return Response(_page(page))
+        return Response(_consent_page(page))
 
     @extend_schema(
         operation_id="createVoiceConsent",

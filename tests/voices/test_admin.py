@@ -112,3 +112,12 @@ def test_adding_a_key_shows_its_secret_once(admin_client):
     again = admin_client.get(reverse("admin:accounts_apikey_change", args=[key.pk])).content.decode()
     assert secret not in again
     assert key.prefix in again
+
+
+def test_deleting_a_key_deletes_what_it_owns_and_the_files(admin_client, objects):
+    files = [objects["consent"].recording.name, objects["voice"].sample.name, objects["clip"].file.name]
+    response = admin_client.post(reverse("admin:accounts_apikey_delete", args=[objects["key"].pk]), {"post": "yes"})
+    assert response.status_code == 302
+    assert not (ApiKey.objects.exists() or VoiceConsent.objects.exists() or Voice.objects.exists())
+    assert not Clip.objects.exists()
+    assert not any(default_storage.exists(name) for name in files)

@@ -185,3 +185,33 @@ def test_the_official_client_with_two_keys(auth_server, sample_path):
         openai.OpenAI(base_url=f"{auth_server.url}/v1", api_key="csm-wrong", max_retries=0).models.list()
     assert alice.audio.voices.delete(voice.id).deleted
     assert alice.audio.voice_consents.delete(consent.id).deleted
+
+
+def test_streaming_sessions_and_the_websocket(auth_server, alice, bob, alices):
+    """A saved voice in /v1/streaming-session, and the WebSocket's key as a subprotocol, with Origin checks."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    from tests.streaming.conftest import text_message, wav_samples, ws_url
+
+    form = {"voice_id": alices["voice"]["id"], "max_audio_length_ms": "160"}
+    refused = bob.post("/v1/streaming-session", data=form)
+    _is_404(refused)
+    assert refused.json()["error"]["param"] == "voice_id"
+    response = alice.post("/v1/streaming-session", data=form)
+    assert response.status_code == 200, response.text
+    url = ws_url(auth_server, response.json()["session_id"])
+    offered = f"bearer.{alice.secret}"
+    with connect(url, subprotocols=[offered], origin="http://localhost:3000") as ws:
+        assert ws.subprotocol == offered  # a browser drops the connection unless it is echoed
+        ws.send(text_message("Hi.", is_final=True))
+        assert len(wav_samples(ws.recv(timeout=60))) == 160 * 24
+    for subprotocol, origin, code in (
+        (f"bearer.{bob.secret}", None, 4404),
+        ("bearer.csm-wrong", None, 4401),
+        (offered, "https://evil.example.com", 4403),
+    ):
+        with connect(url, subprotocols=[subprotocol], origin=origin) as ws, pytest.raises(ConnectionClosed) as closed:
+            while True:
+                ws.recv(timeout=30)
+        assert closed.value.rcvd.code == code
