@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import queue
 import threading
@@ -73,10 +74,8 @@ class SpeechStream:
         self._queue: asyncio.Queue = asyncio.Queue()
 
     def _put(self, item: object) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):  # the caller's event loop is gone: nobody is listening
             self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
-        except RuntimeError:  # the caller's event loop is gone: nobody is listening
-            pass
 
     def cancel(self) -> None:
         self.cancelled.set()
