@@ -5,11 +5,11 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from synthesis.audio import FORMATS
-from synthesis.serializers import MAX_AUDIO_LENGTH_MS, MAX_INPUT_CHARS
+from synthesis.serializers import MAX_AUDIO_LENGTH_MS, MAX_INPUT_CHARS, AudioUploadField
 
 
 class StreamingSessionSerializer(serializers.Serializer):
-    audio_file = serializers.FileField(required=False, allow_null=True, help_text="The voice sample, 1-30 s.")
+    audio_file = AudioUploadField(required=False, allow_null=True, help_text="The voice sample, 1-30 s.")
     voice_id = serializers.CharField(
         required=False, allow_null=True, allow_blank=True, help_text="A saved voice's id or name instead of a sample."
     )

@@ -9,7 +9,6 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
 from synthesis import audio
-from synthesis.errors import AudioTooLarge
 from synthesis.serializers import ErrorSerializer
 
 from . import services
@@ -32,9 +31,6 @@ class StreamingSessionView(AsyncAPIView):
         responses={200: StreamingSessionCreatedSerializer, **ERROR_RESPONSES},
     )
     async def post(self, request):
-        upload = request.data.get("audio_file")
-        if hasattr(upload, "size") and upload.size > audio.MAX_SAMPLE_BYTES:
-            raise AudioTooLarge("The voice sample is larger than 10 MiB.", param="audio_file")
         serializer = StreamingSessionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

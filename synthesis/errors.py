@@ -71,3 +71,17 @@ class ConsentInUse(ServiceError):
     """A consent cannot be deleted while voices made with it exist."""
 
     code = "consent_in_use"
+
+
+class PromptTooLong(ServiceError):
+    """The voice context, its transcript and the text do not fit the model's context window."""
+
+    code = "context_too_long"
+
+
+class GenerationFailed(ServiceError):
+    """Generation broke inside the engine (not something the client sent)."""
+
+    status = 500
+    error_type = "server_error"
+    code = "generation_failed"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .audio import FORMATS
+from .audio import FORMATS, MAX_SAMPLE_BYTES
+from .errors import AudioTooLarge
 
 MODEL_IDS = ("csm-1b", "tts-1", "tts-1-hd", "gpt-4o-mini-tts")
 MAX_INPUT_CHARS = 4096
@@ -34,6 +35,17 @@ class VoiceField(serializers.Field):
         return value
 
 
+class AudioUploadField(serializers.FileField):
+    """An uploaded audio file. Over the sample limit it is refused with 413, before any other check."""
+
+    def to_internal_value(self, data):
+        if getattr(data, "size", 0) > MAX_SAMPLE_BYTES:
+            raise AudioTooLarge(
+                f"The {self.field_name} file is larger than {MAX_SAMPLE_BYTES // 2**20} MiB.", param=self.field_name
+            )
+        return super().to_internal_value(data)
+
+
 class SamplingFields(serializers.Serializer):
     temperature = serializers.FloatField(min_value=0.0, max_value=2.0, required=False, allow_null=True)
     topk = serializers.IntegerField(min_value=1, max_value=2048, required=False, allow_null=True)
@@ -58,7 +70,7 @@ class SpeechSerializer(SamplingFields):
 
 class VoiceCloneSerializer(SamplingFields):
     text = serializers.CharField(max_length=MAX_INPUT_CHARS)
-    audio_file = serializers.FileField(required=False, allow_null=True)
+    audio_file = AudioUploadField(required=False, allow_null=True)
     voice_id = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     context_text = serializers.CharField(required=False, allow_blank=True, default="")
     speaker_id = serializers.IntegerField(min_value=0, max_value=65535, default=999)

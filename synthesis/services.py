@@ -18,9 +18,10 @@ from django.core.files.base import ContentFile
 from accounts.models import ApiKey
 
 from . import audio
+from .engine import worker
 from .engine.prompt import Segment
 from .engine.worker import QueueFull, SpeechRequest, SpeechStream
-from .errors import EngineBusy, InvalidAudio
+from .errors import EngineBusy, GenerationFailed, InvalidAudio, PromptTooLong
 from .models import Clip
 from .runtime import get_engine
 
@@ -87,7 +88,12 @@ def start_speech(voice: Voice, text: str, **sampling) -> SpeechStream:
 
 async def synthesize(voice: Voice, text: str, *, speed: float = 1.0, **sampling) -> np.ndarray:
     """The whole clip, 24 kHz float32."""
-    pcm = await start_speech(voice, text, **sampling).read_all()
+    try:
+        pcm = await start_speech(voice, text, **sampling).read_all()
+    except worker.PromptTooLong as error:
+        raise PromptTooLong(str(error), param="input") from None
+    except worker.EngineFailure as error:
+        raise GenerationFailed(str(error)) from None
     if speed != 1.0:
         pcm = await asyncio.to_thread(audio.change_speed, pcm, speed)
     return pcm

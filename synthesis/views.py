@@ -18,7 +18,7 @@ from accounts.throttling import SynthesisRateThrottle
 from voices.selectors import voice_for_speech
 
 from . import audio, selectors, services
-from .errors import AudioTooLarge, NotFound
+from .errors import NotFound
 from .runtime import engine_state
 from .serializers import (
     MODEL_IDS,
@@ -112,9 +112,6 @@ class VoiceCloneView(AsyncAPIView):
         responses={200: VoiceCloneResultSerializer, **AUDIO_RESPONSES, **ERROR_RESPONSES},
     )
     async def post(self, request):
-        upload = request.data.get("audio_file")
-        if hasattr(upload, "size") and upload.size > audio.MAX_SAMPLE_BYTES:
-            raise AudioTooLarge("The voice sample is larger than 10 MiB.", param="audio_file")
         serializer = VoiceCloneSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

@@ -8,6 +8,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from synthesis.serializers import AudioUploadField
+
 _BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 
 
@@ -25,7 +27,7 @@ class PageQuerySerializer(serializers.Serializer):
 class ConsentCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     language = serializers.CharField(max_length=35, help_text="BCP 47 tag of the consent phrase, e.g. en-US.")
-    recording = serializers.FileField(help_text="The consent recording: audio, 1-30 s, at most 10 MiB.")
+    recording = AudioUploadField(help_text="The consent recording: audio, 1-30 s, at most 10 MiB.")
 
     def validate_language(self, value: str) -> str:
         if not _BCP47.match(value):
@@ -64,7 +66,7 @@ class ConsentDeletedSerializer(serializers.Serializer):
 
 class VoiceCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    audio_sample = serializers.FileField(help_text="The voice sample: audio, 1-30 s, at most 10 MiB.")
+    audio_sample = AudioUploadField(help_text="The voice sample: audio, 1-30 s, at most 10 MiB.")
     consent = serializers.CharField(max_length=40, help_text="The id of a consent recording (cons_...).")
     type = serializers.ChoiceField(choices=["audio_sample"], required=False, allow_null=True)
     transcript = serializers.CharField(required=False, allow_blank=True, allow_null=True, default="")

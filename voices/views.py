@@ -14,8 +14,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.throttling import SynthesisRateThrottle
-from synthesis import audio
-from synthesis.errors import AudioTooLarge
 from synthesis.serializers import MODEL_IDS, ErrorSerializer
 from synthesis.services import BUILTIN_VOICES, DEFAULT_SPEAKER
 
@@ -40,14 +38,6 @@ PAGE_PARAMETERS = [
     OpenApiParameter("limit", int, description="1 to 100, default 20."),
 ]
 BUILTIN_CREATED_AT = 1741824000  # csm-1b's release, 2025-03-13
-
-
-def _checked_upload(request, field: str):
-    """The uploaded file of `field`; 413 before anything else when it is over the sample limit."""
-    upload = request.data.get(field)
-    if hasattr(upload, "size") and upload.size > audio.MAX_SAMPLE_BYTES:
-        raise AudioTooLarge(f"The {field} file is larger than 10 MiB.", param=field)
-    return upload
 
 
 def _consent_page(page: selectors.Page) -> dict:
@@ -83,7 +73,6 @@ class ConsentListView(AsyncAPIView):
         responses={200: ConsentSerializer, **ERRORS},
     )
     async def post(self, request):
-        _checked_upload(request, "recording")
         serializer = ConsentCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -164,7 +153,6 @@ class VoiceListView(AsyncAPIView):
         responses={200: VoiceSerializer, **ERRORS},
     )
     async def post(self, request):
-        _checked_upload(request, "audio_sample")
         serializer = VoiceCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

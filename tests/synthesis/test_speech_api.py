@@ -117,3 +117,10 @@ def test_long_input_is_split_and_spoken_piece_by_piece(api):
     assert response.status_code == 200
     # six pieces, each capped at 5 frames of 80 ms
     assert decode(response.content, "pcm").duration == pytest.approx(6 * 0.4, abs=0.01)
+
+
+def test_a_transcript_too_long_for_the_context_is_a_400(api, sample_path):
+    sample = base64.b64encode(sample_path.read_bytes()).decode()
+    response = speech(api, voice_sample=sample, voice_sample_text="word " * 600, response_format="wav")
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "context_too_long"
