@@ -48,6 +48,11 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     return None
 
 
+def bad_request(request, exception=None) -> JsonResponse:
+    message = str(exception) if exception else "Bad request."
+    return JsonResponse(error_body(message, error_type="invalid_request_error"), status=400)
+
+
 def not_found(request, exception=None) -> JsonResponse:
     return JsonResponse(error_body("Not found.", error_type="invalid_request_error", code="not_found"), status=404)
 

@@ -92,6 +92,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.authentication.ApiKeyRequired"],
     "UNAUTHENTICATED_USER": None,
+    # Proxies in front of the server whose X-Forwarded-For is trusted (0: the client's own address).
+    "NUM_PROXIES": env_int("CSM_NUM_PROXIES", 0),
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.negotiation.AnyAcceptNegotiation",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [

@@ -142,7 +142,9 @@ class StreamTextConsumer(AsyncWebsocketConsumer):
                     await self.send(bytes_data=await self._empty_file())  # the interrupted message's answer
             elif task.exception() is not None:
                 await self._send_error(task.exception())
-                if self.streaming and job.is_final:
+                if not self.streaming:
+                    await self.send(bytes_data=await self._empty_file())  # still one answer per message
+                elif job.is_final:
                     await self._end_utterance()
             elif not self.streaming:
                 await self.send(bytes_data=task.result())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from synthesis.audio import FORMATS
-from synthesis.serializers import MAX_AUDIO_LENGTH_MS, MAX_INPUT_CHARS, AudioUploadField
+from synthesis.serializers import MAX_AUDIO_LENGTH_MS, MAX_INPUT_CHARS, MAX_TRANSCRIPT_CHARS, AudioUploadField
 
 
 class StreamingSessionSerializer(serializers.Serializer):
@@ -14,7 +14,11 @@ class StreamingSessionSerializer(serializers.Serializer):
         required=False, allow_null=True, allow_blank=True, help_text="A saved voice's id or name instead of a sample."
     )
     context_text = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text="The sample's transcript."
+        max_length=MAX_TRANSCRIPT_CHARS,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The sample's transcript.",
     )
     speaker_id = serializers.IntegerField(
         min_value=0, max_value=65535, required=False, allow_null=True, help_text="Default 999 for a sample."

@@ -60,7 +60,8 @@ async def create_session(
         speaker = DEFAULT_SPEAKER if speaker_id is None else speaker_id
         voice = await speech.voice_from_sample(sample, transcript=context_text, speaker=speaker, param="audio_file")
     else:
-        voice = await voice_for_speech(owner=owner, voice=voice_id or "", param="voice_id")
+        speaker = DEFAULT_SPEAKER if speaker_id is None else speaker_id
+        voice = await voice_for_speech(owner=owner, voice=voice_id or "", speaker=speaker, param="voice_id")
     context = voice.context[0] if voice.context else None
     session = StreamingSession(
         id=uuid.uuid4(),
@@ -149,11 +150,8 @@ async def speak_segment(session: StreamingSession, text: str) -> AsyncIterator[n
         topk=session.topk,
         max_audio_length_ms=session.max_audio_length_ms,
     )
-    try:
-        async for pcm in stream:
-            yield pcm
-    finally:
-        stream.cancel()
+    async for pcm in speech.audio_chunks(stream):
+        yield pcm
     if stream.last_segment is not None:
         await _remember(session, stream.last_segment)
 

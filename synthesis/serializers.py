@@ -11,6 +11,7 @@ from .errors import AudioTooLarge
 MODEL_IDS = ("csm-1b", "tts-1", "tts-1-hd", "gpt-4o-mini-tts")
 MAX_INPUT_CHARS = 4096
 MAX_AUDIO_LENGTH_MS = 120_000
+MAX_TRANSCRIPT_CHARS = 2000  # a 30 s sample's transcript is a few hundred characters
 
 
 @extend_schema_field(
@@ -64,7 +65,9 @@ class SpeechSerializer(SamplingFields):
     stream_format = serializers.ChoiceField(choices=("audio", "sse"), required=False, allow_null=True)
     stream = serializers.BooleanField(required=False, allow_null=True)
     voice_sample = serializers.CharField(required=False, allow_null=True, help_text="Base64 audio, 1-30 s.")
-    voice_sample_text = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    voice_sample_text = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, max_length=MAX_TRANSCRIPT_CHARS
+    )
     speaker_id = serializers.IntegerField(min_value=0, max_value=65535, required=False, allow_null=True)
 
 
@@ -72,7 +75,7 @@ class VoiceCloneSerializer(SamplingFields):
     text = serializers.CharField(max_length=MAX_INPUT_CHARS)
     audio_file = AudioUploadField(required=False, allow_null=True)
     voice_id = serializers.CharField(required=False, allow_null=True, allow_blank=True)
-    context_text = serializers.CharField(required=False, allow_blank=True, default="")
+    context_text = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_TRANSCRIPT_CHARS)
     speaker_id = serializers.IntegerField(min_value=0, max_value=65535, default=999)
     temperature = serializers.FloatField(min_value=0.0, max_value=2.0, default=0.6)
     topk = serializers.IntegerField(min_value=1, max_value=2048, default=20)

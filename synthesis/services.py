@@ -63,9 +63,8 @@ def decode_base64_sample(value: str, *, param: str = "voice_sample") -> bytes:
 
 async def voice_from_sample(sample: bytes, *, transcript: str, speaker: int, param: str) -> Voice:
     """Clones from an uploaded sample: decoded and checked, then encoded to Mimi codes by the engine."""
-    engine = get_engine()
-    pcm = await asyncio.to_thread(audio.load_voice_sample, sample, param=param)
-    codes = await _engine_call(engine.encode_voice(pcm))
+    pcm = await asyncio.to_thread(audio.load_voice_sample, sample, param=param)  # a bad sample is a 400 first
+    codes = await _engine_call(get_engine().encode_voice(pcm))
     return Voice(speaker=speaker, context=[Segment(speaker, transcript, codes)], sample=sample, sample_text=transcript)
 
 
@@ -88,28 +87,56 @@ def start_speech(voice: Voice, text: str, **sampling) -> SpeechStream:
 
 async def synthesize(voice: Voice, text: str, *, speed: float = 1.0, **sampling) -> np.ndarray:
     """The whole clip, 24 kHz float32."""
+    chunks = [pcm async for pcm in audio_chunks(start_speech(voice, text, **sampling))]
+    pcm = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+    if speed != 1.0:
+        pcm = await asyncio.to_thread(audio.change_speed, pcm, speed)
+    return pcm
+
+
+async def audio_chunks(stream: SpeechStream) -> AsyncIterator[np.ndarray]:
+    """The stream's PCM chunks, with engine failures turned into client-facing errors. Closing the
+    iterator early (client gone) cancels the generation."""
     try:
-        pcm = await start_speech(voice, text, **sampling).read_all()
+        async for pcm in stream:
+            yield pcm
     except worker.PromptTooLong as error:
         raise PromptTooLong(str(error), param="input") from None
     except worker.EngineFailure as error:
         raise GenerationFailed(str(error)) from None
-    if speed != 1.0:
-        pcm = await asyncio.to_thread(audio.change_speed, pcm, speed)
-    return pcm
+    finally:
+        stream.cancel()
+
+
+async def started(body: AsyncIterator) -> AsyncIterator:
+    """Waits for a streamed body's first piece, so that an error before any audio still gets its own
+    status code; returns an iterator over the whole body."""
+    try:
+        first = await anext(body)
+    except StopAsyncIteration:
+        first = None
+
+    async def whole():
+        if first is not None:
+            yield first
+        async for piece in body:
+            yield piece
+
+    return whole()
 
 
 async def encoded_stream(stream: SpeechStream, fmt: str) -> AsyncIterator[bytes]:
     """Encodes audio as it is generated. Closing the iterator (client gone) cancels the generation."""
     encoder = audio.StreamEncoder(fmt, metadata=provenance())
     try:
-        async for pcm in stream:
+        async for pcm in audio_chunks(stream):
             data = encoder.write(pcm)
             if data:
                 yield data
-        yield encoder.close()
-    finally:
-        stream.cancel()
+    except BaseException:
+        encoder.close()  # releases the codec; the partial tail is not sent
+        raise
+    yield encoder.close()
 
 
 async def synthesize_clip(

@@ -18,7 +18,7 @@ from accounts.throttling import SynthesisRateThrottle
 from voices.selectors import voice_for_speech
 
 from . import audio, selectors, services
-from .errors import NotFound
+from .errors import NotFound, ServiceError
 from .runtime import engine_state
 from .serializers import (
     MODEL_IDS,
@@ -70,9 +70,10 @@ class SpeechView(AsyncAPIView):
         data = serializer.validated_data
         fmt = data.get("response_format") or "mp3"
         speed = data.get("speed") or 1.0
-        streaming = data.get("stream") or data.get("stream_format") == "sse"
+        # `stream: true`, or a stream_format given explicitly, streams the audio as it is generated.
+        streaming = bool(data.get("stream")) or data.get("stream_format") in ("audio", "sse")
         if streaming and speed != 1.0:
-            raise services.InvalidAudio("speed other than 1.0 is not supported with streaming.", param="speed")
+            raise ServiceError("speed other than 1.0 is not supported with streaming.", param="speed")
         if data.get("voice_sample"):
             sample = services.decode_base64_sample(data["voice_sample"])
             voice = await services.voice_from_sample(
@@ -88,11 +89,11 @@ class SpeechView(AsyncAPIView):
             headers[INSTRUCTIONS_HEADER] = "CSM cannot follow style instructions; they were ignored."
         if data.get("stream_format") == "sse":
             stream = services.start_speech(voice, data["input"], **_sampling(data))
-            events = services.sse_events(stream, fmt, input_tokens=len(data["input"]))
+            events = await services.started(services.sse_events(stream, fmt, input_tokens=len(data["input"])))
             return StreamingHttpResponse(events, content_type="text/event-stream", headers=headers)
-        if data.get("stream"):
+        if streaming:
             stream = services.start_speech(voice, data["input"], **_sampling(data))
-            return _audio_response(services.encoded_stream(stream, fmt), fmt, headers)
+            return _audio_response(await services.started(services.encoded_stream(stream, fmt)), fmt, headers)
         pcm = await services.synthesize(voice, data["input"], speed=speed, **_sampling(data))
         body = await asyncio.to_thread(audio.encode, pcm, fmt, metadata=services.provenance())
         return _audio_response(body, fmt, headers)
@@ -129,7 +130,7 @@ class VoiceCloneView(AsyncAPIView):
         fmt = data["output_format"]
         if data["stream"]:
             stream = services.start_speech(voice, data["text"], **_sampling(data))
-            return _audio_response(services.encoded_stream(stream, fmt), fmt)
+            return _audio_response(await services.started(services.encoded_stream(stream, fmt)), fmt)
         parameters = {**_sampling(data), "speaker_id": voice.speaker}  # a saved voice speaks as its own speaker
         clip = await services.synthesize_clip(
             voice, data["text"], output_format=fmt, parameters=parameters, owner=request.auth

@@ -8,7 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from synthesis.serializers import AudioUploadField
+from synthesis.serializers import MAX_TRANSCRIPT_CHARS, AudioUploadField
 
 _BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 
@@ -69,7 +69,9 @@ class VoiceCreateSerializer(serializers.Serializer):
     audio_sample = AudioUploadField(help_text="The voice sample: audio, 1-30 s, at most 10 MiB.")
     consent = serializers.CharField(max_length=40, help_text="The id of a consent recording (cons_...).")
     type = serializers.ChoiceField(choices=["audio_sample"], required=False, allow_null=True)
-    transcript = serializers.CharField(required=False, allow_blank=True, allow_null=True, default="")
+    transcript = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, default="", max_length=MAX_TRANSCRIPT_CHARS
+    )
     speaker_id = serializers.IntegerField(min_value=0, max_value=65535, required=False, allow_null=True)
 
 

@@ -209,6 +209,8 @@ class Engine:
                 self._start(item)
 
     def _run_task(self, task: Callable, argument: object, future: concurrent.futures.Future) -> None:
+        if not future.set_running_or_notify_cancel():  # its caller is gone
+            return
         try:
             future.set_result(task(argument))
         except Exception as error:  # noqa: BLE001

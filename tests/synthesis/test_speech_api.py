@@ -121,6 +121,7 @@ def test_long_input_is_split_and_spoken_piece_by_piece(api):
 
 def test_a_transcript_too_long_for_the_context_is_a_400(api, sample_path):
     sample = base64.b64encode(sample_path.read_bytes()).decode()
-    response = speech(api, voice_sample=sample, voice_sample_text="word " * 600, response_format="wav")
+    transcript = "word " * 399  # within the 2000-character limit, but with the input it overflows 2048 positions
+    response = speech(api, voice_sample=sample, voice_sample_text=transcript, input="x" * 1500, response_format="wav")
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "context_too_long"

@@ -128,3 +128,19 @@ def test_client_disconnecting_mid_stream_stops_the_generation(api, server, sampl
     model = server.wait_idle(timeout=60)
     assert (model["active_requests"], model["waiting_requests"]) == (0, 0)
     assert time.monotonic() - closed < 0.5 * 739 * seconds_per_frame
+
+
+def test_an_explicit_stream_format_audio_streams_and_errors_before_audio_keep_their_status(api, sample_path):
+    import base64
+
+    body = {"model": "tts-1", "input": "Hi.", "voice": "alloy", "response_format": "wav", "max_audio_length_ms": 240}
+    with api.post("/v1/audio/speech", json={**body, "stream_format": "audio"}, stream=True) as response:
+        assert response.status_code == 200
+        assert response.headers.get("Transfer-Encoding") == "chunked"
+        assert response.raw.read(8)[:4] == b"RIFF"
+    sample = base64.b64encode(sample_path.read_bytes()).decode()
+    too_long = {**body, "voice_sample": sample, "voice_sample_text": "word " * 399, "input": "x" * 1500}
+    for extra in ({"stream": True}, {"stream_format": "sse"}):
+        response = api.post("/v1/audio/speech", json={**too_long, **extra})
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["code"] == "context_too_long"
