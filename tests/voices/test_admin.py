@@ -89,8 +89,9 @@ def test_deleting_a_voice_or_clip_removes_its_files(admin_client, objects):
     voice, clip = objects["voice"], objects["clip"]
     sample, audio = voice.sample.name, clip.file.name
     assert default_storage.exists(sample) and default_storage.exists(audio)
-    admin_client.post(reverse("admin:voices_voice_delete", args=[voice.pk]), {"post": "yes"})
-    admin_client.post(reverse("admin:synthesis_clip_delete", args=[clip.pk]), {"post": "yes"})
+    for model, pk in (("voices_voice", voice.pk), ("synthesis_clip", clip.pk)):
+        response = admin_client.post(reverse(f"admin:{model}_delete", args=[pk]), {"post": "yes"})
+        assert response.status_code == 302, response.content.decode()[:2000]  # redirected after deleting
     assert not Voice.objects.exists() and not Clip.objects.exists()
     assert not default_storage.exists(sample) and not default_storage.exists(audio)
 
