@@ -68,11 +68,15 @@ async def voice_from_sample(sample: bytes, *, transcript: str, speaker: int, par
     return Voice(speaker=speaker, context=[Segment(speaker, transcript, codes)], sample=sample, sample_text=transcript)
 
 
+def _busy(error: QueueFull) -> EngineBusy:
+    return EngineBusy(f"The engine is busy ({error}); retry shortly.")
+
+
 async def _engine_call(awaitable):
     try:
         return await awaitable
     except QueueFull as error:
-        raise EngineBusy(f"The engine is busy ({error}); retry shortly.") from None
+        raise _busy(error) from None
 
 
 def start_speech(voice: Voice, text: str, **sampling) -> SpeechStream:
@@ -82,7 +86,7 @@ def start_speech(voice: Voice, text: str, **sampling) -> SpeechStream:
     try:
         return get_engine().speak(request)
     except QueueFull as error:
-        raise EngineBusy(f"The engine is busy ({error}); retry shortly.") from None
+        raise _busy(error) from None
 
 
 async def synthesize(voice: Voice, text: str, *, speed: float = 1.0, **sampling) -> np.ndarray:

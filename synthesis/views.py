@@ -36,7 +36,7 @@ AUDIO_RESPONSES = {
 }
 ERROR_RESPONSES = {status: ErrorSerializer for status in (400, 401, 404, 413, 429, 503)}
 INSTRUCTIONS_HEADER = "X-Instructions-Ignored"
-MODELS_CREATED = 1741824000  # csm-1b's release, 2025-03-13
+MODELS_CREATED = 1741824000  # csm-1b's release, 2025-03-13; also the built-in voices' created_at
 
 
 def _sampling(data: dict) -> dict:

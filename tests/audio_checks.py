@@ -7,6 +7,16 @@ from dataclasses import dataclass
 
 import av
 
+# What the contract says each format's Content-Type is (kept apart from the code under test).
+CONTENT_TYPES = {
+    "mp3": "audio/mpeg",
+    "opus": "audio/opus",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+    "wav": "audio/wav",
+    "pcm": "audio/pcm",
+}
+
 # format -> (container name, a word in the decoder's name)
 FORMAT_CODECS = {
     "mp3": ("mp3", "mp3"),

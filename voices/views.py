@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from accounts.throttling import SynthesisRateThrottle
 from synthesis.serializers import MODEL_IDS, ErrorSerializer
 from synthesis.services import BUILTIN_VOICES, DEFAULT_SPEAKER
+from synthesis.views import MODELS_CREATED
 
 from . import selectors, services
 from .serializers import (
@@ -37,7 +38,6 @@ PAGE_PARAMETERS = [
     OpenApiParameter("after", str, description="List the objects after this id (the previous page's last_id)."),
     OpenApiParameter("limit", int, description="1 to 100, default 20."),
 ]
-BUILTIN_CREATED_AT = 1741824000  # csm-1b's release, 2025-03-13
 
 
 def _consent_page(page: selectors.Page) -> dict:
@@ -120,7 +120,7 @@ class ConsentDetailView(APIView):
 
 
 def _builtin_voice(name: str) -> dict:
-    return {"object": "audio.voice", "id": name, "name": name, "created_at": BUILTIN_CREATED_AT, "type": "builtin"}
+    return {"object": "audio.voice", "id": name, "name": name, "created_at": MODELS_CREATED, "type": "builtin"}
 
 
 class VoiceListView(AsyncAPIView):

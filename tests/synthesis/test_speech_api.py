@@ -4,17 +4,8 @@ import base64
 
 import pytest
 
-from tests.audio_checks import assert_format, decode
+from tests.audio_checks import CONTENT_TYPES, assert_format, decode
 from tests.conftest import SAMPLE_TEXT
-
-CONTENT_TYPES = {
-    "mp3": "audio/mpeg",
-    "opus": "audio/opus",
-    "aac": "audio/aac",
-    "flac": "audio/flac",
-    "wav": "audio/wav",
-    "pcm": "audio/pcm",
-}
 
 
 def speech(api, **fields):

@@ -9,17 +9,9 @@ import time
 import pytest
 import requests
 
-from tests.audio_checks import assert_format, decode
+from tests.audio_checks import CONTENT_TYPES, assert_format, decode
 from tests.conftest import SAMPLE_TEXT
 
-CONTENT_TYPES = {
-    "mp3": "audio/mpeg",
-    "opus": "audio/opus",
-    "aac": "audio/aac",
-    "flac": "audio/flac",
-    "wav": "audio/wav",
-    "pcm": "audio/pcm",
-}
 FORMATS = list(CONTENT_TYPES)
 
 
