@@ -46,12 +46,14 @@ class PromptTooLong(EngineFailure):
 
 @dataclass
 class SpeechRequest:
-    """What to say, in which voice. `context` holds the voice's segments (sample + transcript) and,
-    for a streaming session, its previous segment."""
+    """What to say, in which voice. `context` holds the voice's segments (sample + transcript);
+    `previous` is the segment spoken just before (a streaming session's last one), kept in the prompt
+    for continuity when it fits."""
 
     text: str
     speaker: int = 0
     context: list[Segment] = field(default_factory=list)
+    previous: Segment | None = None
     temperature: float = 0.6
     topk: int = 20
     max_audio_length_ms: int | None = None
@@ -222,7 +224,12 @@ class Engine:
 
     def _start(self, stream: SpeechStream) -> None:
         pieces = split_sentences(stream.request.text) or [stream.request.text]
-        active = _Active(stream=stream, pieces=pieces, decoder=MimiStreamDecoder(self.model.codec_model))
+        active = _Active(
+            stream=stream,
+            pieces=pieces,
+            decoder=MimiStreamDecoder(self.model.codec_model),
+            previous=stream.request.previous,
+        )
         self.active.append(active)
         self._prefill_or_fail(len(self.active) - 1)
 
