@@ -11,8 +11,9 @@ produces clicks at every frame boundary. `MimiStreamDecoder` runs the same modul
 With these, the concatenated outputs of successive `decode` calls equal a one-shot decode of all the codes,
 and each frame's samples are final as soon as the frame is decoded (Mimi's decoder has no lookahead).
 
-Batch rows are independent; `reset_rows` restarts some of them (a new request taking a batch slot) while the
-others go on.
+Batch rows are independent slots, each with its own stream position: `decode(codes, rows=...)` advances only
+some of them (the engine decodes, in one batch, the rows that produced a frame), and `reset_rows` restarts some
+(a new request taking a slot) while the others go on.
 """
 
 from __future__ import annotations
@@ -34,18 +35,20 @@ from transformers.models.mimi.modeling_mimi import (
 _STATELESS = (nn.ELU, nn.Identity)
 
 
-class _WindowKVCache:
-    """The part of transformers' `Cache` interface that `MimiAttention` uses (`update`), keeping for each
-    layer only the keys and values of the last `keep` steps (all of them when `keep` is None)."""
+class _SlotKVCache:
+    """Keys and values of the decoder transformer's recent steps for every slot (batch row): per layer
+    [slots, heads, steps, head_dim], the newest step last, at most `keep` steps (all when None). During a
+    `decode` of the slots in `rows` it is the `Cache` that `MimiAttention` updates."""
 
-    def __init__(self, keep: int | None) -> None:
+    def __init__(self, keep: int | None, empty: torch.Tensor, layers: int) -> None:
         self.keep = keep
-        self.keys: dict[int, torch.Tensor] = {}
-        self.values: dict[int, torch.Tensor] = {}
+        self.keys = dict.fromkeys(range(layers), empty)
+        self.values = dict.fromkeys(range(layers), empty)
+        self.rows: torch.Tensor | None = None  # the slots being decoded (None: all of them)
 
-    def __len__(self) -> int:
-        """Number of cached steps (the same for every layer)."""
-        return self.keys[0].shape[-2] if self.keys else 0
+    def length(self) -> int:
+        """Steps stored per slot (a slot's own history may be shorter: see `MimiStreamDecoder._counts`)."""
+        return self.keys[0].shape[-2]
 
     def update(
         self,
@@ -55,14 +58,21 @@ class _WindowKVCache:
         *args: object,
         **kwargs: object,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Returns the cached plus new keys and values [batch, heads, steps, head_dim]; caches their tail."""
-        if layer_idx in self.keys:
-            key_states = torch.cat([self.keys[layer_idx], key_states], dim=-2)
-            value_states = torch.cat([self.values[layer_idx], value_states], dim=-2)
-        start = 0 if self.keep is None else max(0, key_states.shape[-2] - self.keep)
-        self.keys[layer_idx] = key_states[:, :, start:]
-        self.values[layer_idx] = value_states[:, :, start:]
-        return key_states, value_states
+        """Returns the stored plus new keys and values of the decoded slots; stores their tail."""
+        return self._store(self.keys, layer_idx, key_states), self._store(self.values, layer_idx, value_states)
+
+    def _store(self, store: dict[int, torch.Tensor], layer: int, new: torch.Tensor) -> torch.Tensor:
+        past = store[layer]
+        full = torch.cat([past if self.rows is None else past.index_select(0, self.rows), new], dim=-2)
+        kept = full.shape[-2] if self.keep is None else min(self.keep, full.shape[-2])
+        tail = full[..., full.shape[-2] - kept :, :]
+        if self.rows is None:
+            store[layer] = tail
+            return full
+        if kept > past.shape[-2]:  # the store grows (until it holds a window): older steps of other slots are zeros
+            past = torch.cat([past.new_zeros(*past.shape[:-2], kept - past.shape[-2], past.shape[-1]), past], dim=-2)
+        store[layer] = past.index_copy(0, self.rows, tail)
+        return full
 
 
 class MimiStreamDecoder:
@@ -107,33 +117,40 @@ class MimiStreamDecoder:
             layer: torch.zeros(self.batch_size, *_state_shape(layer), device=self._device, dtype=self._dtype)
             for layer in self._conv_layers
         }
-        self._kv = _WindowKVCache(None if self._window is None else self._window - 1)
-        self._step = 0  # transformer steps decoded so far (by the longest-running row)
-        self._row_start = torch.zeros(self.batch_size, dtype=torch.long, device=self._device)
+        config = self._transformer.config
+        empty = torch.zeros(
+            self.batch_size, config.num_key_value_heads, 0, config.head_dim, device=self._device, dtype=self._dtype
+        )
+        self._kv = _SlotKVCache(None if self._window is None else self._window - 1, empty, len(self._transformer.layers))
+        self._counts = torch.zeros(self.batch_size, dtype=torch.long, device=self._device)  # steps decoded per row
+        self._rows: torch.Tensor | None = None
 
     def reset_rows(self, rows: torch.Tensor | Sequence[int] | Sequence[bool]) -> None:
         """Restarts the given batch rows (a bool mask of length `batch_size`, or row indices); the other rows
         continue their streams undisturbed."""
+        rows = self._row_indices(rows)
+        # out of place: the state may be made of inference tensors (decoded under torch.inference_mode)
+        self._conv_state = {layer: state.index_fill(0, rows, 0) for layer, state in self._conv_state.items()}
+        # Their cached keys and values stay, but attention masks out every step beyond a row's own count.
+        self._counts = self._counts.index_fill(0, rows, 0)
+
+    def _row_indices(self, rows: torch.Tensor | Sequence[int] | Sequence[bool]) -> torch.Tensor:
         rows = torch.as_tensor(rows, device=self._device)
         if rows.dtype == torch.bool:
             if rows.shape != (self.batch_size,):
                 raise ValueError(f"row mask must have shape ({self.batch_size},), got {tuple(rows.shape)}")
             rows = rows.nonzero().flatten()
-        rows = rows.long()
-        # out of place: the state may be made of inference tensors (decoded under torch.inference_mode)
-        self._conv_state = {layer: state.index_fill(0, rows, 0) for layer, state in self._conv_state.items()}
-        # Cached keys and values of these rows stay in the cache, but attention masks out every step before
-        # `_row_start`, and positions restart from 0 there.
-        self._row_start = self._row_start.index_fill(0, rows, self._step)
+        return rows.long()
 
     @torch.no_grad()
-    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+    def decode(self, codes: torch.Tensor, rows: torch.Tensor | Sequence[int] | None = None) -> torch.Tensor:
         """codes: LongTensor [batch, num_codebooks, n_frames] (n_frames >= 1) -> float waveform
-        [batch, n_frames * frame_samples]."""
-        if codes.ndim != 3 or codes.shape[0] != self.batch_size or codes.shape[-1] < 1:
-            raise ValueError(
-                f"expected codes [{self.batch_size}, num_codebooks, n_frames >= 1], got {tuple(codes.shape)}"
-            )
+        [batch, n_frames * frame_samples]. With `rows` (distinct row indices), codes hold only those rows'
+        frames and only their streams advance; without, every row's."""
+        self._rows = None if rows is None else self._row_indices(rows)
+        expected = self.batch_size if self._rows is None else self._rows.shape[0]
+        if codes.ndim != 3 or codes.shape[0] != expected or codes.shape[-1] < 1:
+            raise ValueError(f"expected codes [{expected}, num_codebooks, n_frames >= 1], got {tuple(codes.shape)}")
         hidden = self.codec.quantizer.decode(codes.to(self._device))
         if self._upsample is not None:
             hidden = self._transposed_conv(self._upsample, hidden)
@@ -142,24 +159,34 @@ class MimiStreamDecoder:
         return audio[:, 0]
 
     def _run_transformer(self, hidden: torch.Tensor) -> torch.Tensor:
-        """hidden [batch, steps, channels]: the decoder transformer on new steps, attending to the cache."""
-        steps, past = hidden.shape[1], len(self._kv)
+        """hidden [batch, steps, channels]: the decoder transformer on new steps, attending to each row's past."""
+        steps, past = hidden.shape[1], self._kv.length()
         device = hidden.device
-        query_step = self._step + torch.arange(steps, device=device)
-        key_step = self._step - past + torch.arange(past + steps, device=device)
-        allowed = key_step[None, :] <= query_step[:, None]
+        counts = self._counts if self._rows is None else self._counts.index_select(0, self._rows)
+        query_step = counts[:, None] + torch.arange(steps, device=device)  # [batch, steps]
+        # stored keys are each row's last `past` steps (those before its count do not exist), then the new ones
+        key_step = counts[:, None] - past + torch.arange(past + steps, device=device)  # [batch, keys]
+        allowed = (key_step[:, None, :] >= 0) & (key_step[:, None, :] <= query_step[:, :, None])
         if self._window is not None:
-            allowed &= key_step[None, :] > query_step[:, None] - self._window
-        allowed = allowed[None] & (key_step[None, None, :] >= self._row_start[:, None, None])
+            allowed &= key_step[:, None, :] > query_step[:, :, None] - self._window
         mask = torch.zeros(allowed.shape, dtype=hidden.dtype, device=device)
         mask = mask.masked_fill(~allowed, torch.finfo(hidden.dtype).min)[:, None]  # [batch, 1, steps, keys]
 
-        positions = query_step[None, :] - self._row_start[:, None]
-        position_embeddings = self._transformer.rotary_emb(hidden, positions)
+        position_embeddings = self._transformer.rotary_emb(hidden, query_step)
+        self._kv.rows = self._rows
         for layer in self._transformer.layers:
             hidden = layer(hidden, attention_mask=mask, cache=self._kv, position_embeddings=position_embeddings)
-        self._step += steps
+        counts = counts + steps
+        self._counts = counts if self._rows is None else self._counts.index_copy(0, self._rows, counts)
         return hidden
+
+    def _state(self, layer: nn.Module) -> torch.Tensor:
+        state = self._conv_state[layer]
+        return state if self._rows is None else state.index_select(0, self._rows)
+
+    def _set_state(self, layer: nn.Module, value: torch.Tensor) -> None:
+        state = self._conv_state[layer]
+        self._conv_state[layer] = value if self._rows is None else state.index_copy(0, self._rows, value)
 
     def _run_seanet(self, module: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
         """Runs a SEANet (sub)module on hidden [batch, channels, time], with the convolutions' state."""
@@ -182,8 +209,8 @@ class MimiStreamDecoder:
 
     def _causal_conv(self, layer: MimiConv1d, hidden: torch.Tensor) -> torch.Tensor:
         """One-shot pads `padding_total` zeros on the left (pad mode constant); here the past input does."""
-        padded = torch.cat([self._conv_state[layer], hidden], dim=-1)
-        self._conv_state[layer] = padded[..., padded.shape[-1] - int(layer.padding_total) :]
+        padded = torch.cat([self._state(layer), hidden], dim=-1)
+        self._set_state(layer, padded[..., padded.shape[-1] - int(layer.padding_total) :])
         return layer.conv(padded)
 
     def _transposed_conv(self, layer: MimiConvTranspose1d, hidden: torch.Tensor) -> torch.Tensor:
@@ -193,10 +220,10 @@ class MimiStreamDecoder:
         out = nn.functional.conv_transpose1d(
             hidden, conv.weight, None, stride=conv.stride, groups=conv.groups, dilation=conv.dilation
         )
-        overlap = self._conv_state[layer]
+        overlap = self._state(layer)
         out = torch.cat([out[..., : overlap.shape[-1]] + overlap, out[..., overlap.shape[-1] :]], dim=-1)
         emitted = hidden.shape[-1] * conv.stride[0]
-        self._conv_state[layer] = out[..., emitted:]
+        self._set_state(layer, out[..., emitted:])
         out = out[..., :emitted]
         return out if conv.bias is None else out + conv.bias[:, None]
 
