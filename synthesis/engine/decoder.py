@@ -71,19 +71,21 @@ class StaticDecoder:
         x32 = x.float()
         return weight * (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)).to(x.dtype)
 
-    def _layer(self, layer: _Layer, x: torch.Tensor, positions: torch.Tensor, attend) -> torch.Tensor:
+    def _rotary(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos and sin for positions [rows or 1, length], shaped [rows or 1, length, 1, head_dim]: looked up
+        once per call, shared by every layer."""
+        return self.cos[positions].unsqueeze(2), self.sin[positions].unsqueeze(2)
+
+    def _layer(self, layer: _Layer, x: torch.Tensor, rotary: tuple[torch.Tensor, torch.Tensor], attend) -> torch.Tensor:
         rows, length, _ = x.shape
         qkv = F.linear(self._rms_norm(x, layer.attn_norm), layer.qkv)
-        q_size, kv_size = self.num_heads * self.head_dim, self.num_kv_heads * self.head_dim
-        q, k, v = qkv.split([q_size, kv_size, kv_size], dim=-1)
-        q = q.view(rows, length, self.num_heads, self.head_dim).transpose(1, 2)
-        k = k.view(rows, length, self.num_kv_heads, self.head_dim).transpose(1, 2)
-        v = v.view(rows, length, self.num_kv_heads, self.head_dim).transpose(1, 2)
-        cos = self.cos[positions].unsqueeze(1)  # [rows or 1, 1, length, head_dim]
-        sin = self.sin[positions].unsqueeze(1)
-        q = q * cos + _rotate_half(q) * sin
-        k = k * cos + _rotate_half(k) * sin
-        out = attend(q, k, v).transpose(1, 2).reshape(rows, length, -1)
+        qkv = qkv.view(rows, length, self.num_heads + 2 * self.num_kv_heads, self.head_dim)
+        rotated = self.num_heads + self.num_kv_heads
+        qk, v = qkv[:, :, :rotated], qkv[:, :, rotated:]
+        cos, sin = rotary
+        qk = qk * cos + _rotate_half(qk) * sin  # queries and keys rotated together
+        q, k = qk[:, :, : self.num_heads].transpose(1, 2), qk[:, :, self.num_heads :].transpose(1, 2)
+        out = attend(q, k, v.transpose(1, 2)).transpose(1, 2).reshape(rows, length, -1)
         x = x + F.linear(out, layer.out)
         gate, up = F.linear(self._rms_norm(x, layer.mlp_norm), layer.gate_up).chunk(2, dim=-1)
         return x + F.linear(F.silu(gate) * up, layer.down)
@@ -98,6 +100,7 @@ class StaticDecoder:
         if start and length > 1:
             mask = self.positions[:end][None] <= positions[:, None]
         causal = start == 0 and length > 1
+        rotary = self._rotary(positions[None])
         for index, layer in enumerate(self.layers):
 
             def attend(q, k, v, index=index):
@@ -109,7 +112,7 @@ class StaticDecoder:
                     q, keys, values, attn_mask=mask, is_causal=causal, scale=self.scale, enable_gqa=True
                 )
 
-            x = self._layer(layer, x, positions[None], attend)
+            x = self._layer(layer, x, rotary, attend)
         return self._rms_norm(x, self.norm)
 
     def step(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
@@ -118,6 +121,7 @@ class StaticDecoder:
         span = int(positions.max()) + 1
         row_index = torch.arange(rows, device=x.device)
         mask = (self.positions[:span][None] <= positions[:, None])[:, None, None, :]
+        rotary = self._rotary(positions[:, None])
         for index, layer in enumerate(self.layers):
 
             def attend(q, k, v, index=index):
@@ -129,7 +133,7 @@ class StaticDecoder:
                     q, keys, values, attn_mask=mask, scale=self.scale, enable_gqa=True
                 )
 
-            x = self._layer(layer, x, positions[:, None], attend)
+            x = self._layer(layer, x, rotary, attend)
         return self._rms_norm(x, self.norm)
 
     def move_row(self, source: int, target: int) -> None:

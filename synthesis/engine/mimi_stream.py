@@ -118,10 +118,18 @@ class MimiStreamDecoder:
             for layer in self._conv_layers
         }
         config = self._transformer.config
+        keep = None if self._window is None else self._window - 1
+        # A full window from the start (masked until a row has that many steps): every decode of a frame then
+        # has the same shapes, so a slot's audio does not depend on what earlier requests in it left behind.
         empty = torch.zeros(
-            self.batch_size, config.num_key_value_heads, 0, config.head_dim, device=self._device, dtype=self._dtype
+            self.batch_size,
+            config.num_key_value_heads,
+            keep or 0,
+            config.head_dim,
+            device=self._device,
+            dtype=self._dtype,
         )
-        self._kv = _SlotKVCache(None if self._window is None else self._window - 1, empty, len(self._transformer.layers))
+        self._kv = _SlotKVCache(keep, empty, len(self._transformer.layers))
         self._counts = torch.zeros(self.batch_size, dtype=torch.long, device=self._device)  # steps decoded per row
         self._rows: torch.Tensor | None = None
 

@@ -2,9 +2,9 @@
 
 Callers submit a `SpeechRequest` and get a `SpeechStream`, an async iterator of float32 PCM chunks
 (24 kHz mono). The worker admits waiting requests between frames (continuous batching), runs one
-batched frame for all of them, decodes each request's new frames with its own streaming Mimi
-decoder and hands the audio to the caller's event loop. Cancelling a stream frees its row at the
-next frame.
+batched frame for all of them, decodes the new frames of every request due to emit audio in one
+batched streaming Mimi call (each request in its own decoder slot) and hands the audio to the
+caller's event loop. A finished or cancelled request frees its row and slot at the next frame.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ class _Active:
     piece_codes: list[torch.Tensor] = field(default_factory=list)
     pending: list[torch.Tensor] = field(default_factory=list)
     max_frames: int = 0
-    decoder: MimiStreamDecoder | None = None
+    slot: int = 0  # its rows in the streaming Mimi decoder (generator rows move; slots stay)
     previous: Segment | None = None
 
 
@@ -140,6 +140,8 @@ class Engine:
         self.prompts = PromptBuilder(self.model, loaded.processor)
         self.generator = FrameGenerator(self.model, max_batch=max_batch, compile=compile)
         self.hidden = torch.zeros(max_batch, self.model.config.hidden_size, dtype=loaded.dtype, device=loaded.device)
+        self.mimi = MimiStreamDecoder(self.model.codec_model, batch_size=max_batch)
+        self.free_slots = list(range(max_batch))
         self.active: list[_Active] = []
         self._waiting: queue.Queue = queue.Queue()
         self._waiting_count = 0
@@ -180,7 +182,10 @@ class Engine:
 
     # ---- the worker thread ------------------------------------------------------------------
     def _run(self) -> None:
-        torch.set_grad_enabled(False)
+        with torch.inference_mode():  # less per-op overhead than no_grad; nothing here needs autograd
+            self._loop()
+
+    def _loop(self) -> None:
         while not self._stop.is_set():
             try:
                 self._admit(block=not self.active)
@@ -191,6 +196,7 @@ class Engine:
                 for active in self.active:
                     active.stream._put(EngineFailure(f"Generation failed: {error}"))
                 self.active.clear()
+                self.free_slots = list(range(self.max_batch))
 
     def _admit(self, *, block: bool) -> None:
         while len(self.active) < self.max_batch:
@@ -224,12 +230,8 @@ class Engine:
 
     def _start(self, stream: SpeechStream) -> None:
         pieces = split_sentences(stream.request.text) or [stream.request.text]
-        active = _Active(
-            stream=stream,
-            pieces=pieces,
-            decoder=MimiStreamDecoder(self.model.codec_model),
-            previous=stream.request.previous,
-        )
+        active = _Active(stream=stream, pieces=pieces, slot=self.free_slots.pop(), previous=stream.request.previous)
+        self.mimi.reset_rows([active.slot])
         self.active.append(active)
         self._prefill_or_fail(len(self.active) - 1)
 
@@ -275,24 +277,48 @@ class Engine:
         self.hidden[:rows] = self.generator.advance(codes)
         ends = self.generator.is_end(codes).tolist()
         codes = codes.cpu()
+        done = [self._take_frame(self.active[row], codes[row], ends[row]) for row in range(rows)]
+        self._emit(
+            [
+                active
+                for active, piece_done in zip(self.active, done, strict=True)
+                if active.pending
+                and not active.stream.cancelled.is_set()
+                and (piece_done or len(active.pending) >= self.chunk_frames)
+            ]
+        )
         for row in reversed(range(rows)):
-            self._after_frame(row, codes[row], ends[row])
+            if done[row]:
+                self._after_piece(row)
 
-    def _after_frame(self, row: int, codes: torch.Tensor, end: bool) -> None:
+    def _take_frame(self, active: _Active, codes: torch.Tensor, end: bool) -> bool:
+        """Records a row's new frame; returns whether its piece is done (or the request cancelled). Frames
+        wait in `pending` until a chunk is full or the piece ends, then `_emit` decodes them."""
+        if active.stream.cancelled.is_set():
+            return True
+        if not end:
+            active.piece_codes.append(codes)
+            active.pending.append(codes)
+            active.stream.frames += 1
+        return end or len(active.piece_codes) >= active.max_frames
+
+    def _emit(self, due: list[_Active]) -> None:
+        """Decodes the pending frames of these requests in one batched Mimi call per chunk length."""
+        for frames in sorted({len(active.pending) for active in due}):
+            group = [active for active in due if len(active.pending) == frames]
+            codes = torch.stack([torch.stack(active.pending, dim=1) for active in group]).to(self.loaded.device)
+            pcm = self.mimi.decode(codes, rows=[active.slot for active in group]).float().cpu().numpy()
+            for active, audio in zip(group, pcm, strict=True):
+                active.pending = []
+                active.stream._put(audio)
+
+    def _after_piece(self, row: int) -> None:
+        """A row's piece is done: start its next piece, or end the request and free its row."""
         active = self.active[row]
         stream = active.stream
         if stream.cancelled.is_set():
             self._remove(row)
             stream._put(None)  # ends the iteration for anyone still reading
-            return
-        if not end:
-            active.piece_codes.append(codes)
-            active.pending.append(codes)
-            stream.frames += 1
-        piece_done = end or len(active.piece_codes) >= active.max_frames
-        if len(active.pending) >= self.chunk_frames or (piece_done and active.pending):
-            self._emit(active)
-        if not piece_done:
             return
         text = active.pieces[active.piece]
         piece_codes = torch.stack(active.piece_codes, dim=1) if active.piece_codes else None
@@ -305,14 +331,9 @@ class Engine:
         self._remove(row)
         stream._put(None)
 
-    def _emit(self, active: _Active) -> None:
-        frames = torch.stack(active.pending, dim=1)[None].to(self.loaded.device)  # [1, codebooks, n]
-        active.pending = []
-        pcm = active.decoder.decode(frames)[0].float().cpu().numpy()
-        active.stream._put(pcm)
-
     def _remove(self, row: int) -> None:
-        """Frees a row, moving the last active row into it so rows 0..n-1 stay packed."""
+        """Frees a row and its decoder slot, moving the last active row into it so rows 0..n-1 stay packed."""
+        self.free_slots.append(self.active[row].slot)
         last = len(self.active) - 1
         if row != last:
             self.generator.move_row(last, row)
