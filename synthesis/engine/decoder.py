@@ -115,10 +115,10 @@ class StaticDecoder:
             x = self._layer(layer, x, rotary, attend)
         return self._rms_norm(x, self.norm)
 
-    def step(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        """One position for rows 0..n-1 (x: [n, 1, hidden]), row i at positions[i]; returns normed hidden states."""
+    def step(self, x: torch.Tensor, positions: torch.Tensor, *, span: int) -> torch.Tensor:
+        """One position for rows 0..n-1 (x: [n, 1, hidden]), row i at positions[i] < span, attending to cache
+        positions < span; returns normed hidden states. Free of host syncs, so it can be graph-captured."""
         rows = x.shape[0]
-        span = int(positions.max()) + 1
         row_index = torch.arange(rows, device=x.device)
         mask = (self.positions[:span][None] <= positions[:, None])[:, None, None, :]
         rotary = self._rotary(positions[:, None])

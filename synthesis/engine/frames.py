@@ -10,13 +10,18 @@ from __future__ import annotations
 import torch
 
 from .decoder import StaticDecoder
-from .graphs import FrameGraphs
+from .graphs import StepGraphs, batch_buckets, bucket
 from .sampling import sample
+
+SPAN_BUCKET = 256
+"""The backbone step's attended cache length is rounded up to a multiple of this for its CUDA graphs."""
 
 
 class FrameGenerator:
-    """`cuda_graphs` (default: on for CUDA) replays each frame's depth decoder as one CUDA graph;
-    `compile` fuses it with torch.compile first (minutes of compilation per batch bucket on a CPU)."""
+    """`cuda_graphs` (default: on for CUDA) replays each frame's depth decoder and backbone step as CUDA
+    graphs, bucketed by batch size (and the backbone's attended length); `cuda_graphs=True` on a CPU runs
+    the same bucketed steps eagerly, which is how they are tested. `compile` fuses the depth frame with
+    torch.compile first (minutes of compilation per batch bucket on a CPU)."""
 
     def __init__(self, model, *, max_batch: int, cuda_graphs: bool | None = None, compile: bool = False) -> None:
         config = model.config
@@ -35,29 +40,49 @@ class FrameGenerator:
             self.depth_inputs = self.projector(depth_model.embed_tokens.weight)
         self.lm_head = model.lm_head
         self.heads = model.depth_decoder.codebooks_head.weight  # [codebooks - 1, hidden, vocab]
-        device = self.depth_inputs.device
+        device, dtype = self.depth_inputs.device, self.depth_inputs.dtype
         self.positions = torch.zeros(max_batch, dtype=torch.long, device=device)
+        self.lengths = [0] * max_batch  # `positions` on the host: the backbone's span without a device sync
         self.offsets = torch.arange(self.num_codebooks, device=device) * self.vocab_size
-        self.graphs: FrameGraphs | None = None
-        capture = device.type == "cuda" if cuda_graphs is None else cuda_graphs
-        if capture or compile:
-            frame = torch.compile(self.codes_for, dynamic=False, fullgraph=True) if compile else self.codes_for
-            with torch.no_grad():
-                probe = torch.zeros(1, config.hidden_size, dtype=self.depth_inputs.dtype, device=device)
-                self.graphs = FrameGraphs(frame, max_batch=max_batch, hidden=probe, capture=capture)
+
+        self.batches = batch_buckets(max_batch)
+        self.spans = [*range(SPAN_BUCKET, self.max_positions, SPAN_BUCKET), self.max_positions]
+        bucketed = device.type == "cuda" if cuda_graphs is None else cuda_graphs
+        capture = bucketed and device.type == "cuda"
+        self.depth_graphs: StepGraphs | None = None
+        self.backbone_graphs: StepGraphs | None = None
+        with torch.no_grad():
+            if bucketed or compile:
+                frame = torch.compile(self.codes_for, dynamic=False, fullgraph=True) if compile else self.codes_for
+                inputs = {
+                    "hidden": torch.zeros(max_batch, config.hidden_size, dtype=dtype, device=device),
+                    "temperature": torch.ones(max_batch, device=device),
+                    "topk": torch.ones(max_batch, dtype=torch.long, device=device),
+                }
+                shapes = [(rows,) for rows in self.batches]
+                self.depth_graphs = StepGraphs(frame, inputs, shapes=shapes, capture=capture)
+            if bucketed:
+                inputs = {
+                    "codes": torch.zeros(max_batch, self.num_codebooks, dtype=torch.long, device=device),
+                    "positions": torch.zeros(max_batch, dtype=torch.long, device=device),
+                }
+                shapes = [(rows, span) for rows in self.batches for span in self.spans]
+                self.backbone_graphs = StepGraphs(self.backbone_step, inputs, shapes=shapes, capture=capture)
 
     @torch.no_grad()
     def prefill(self, row: int, embeddings: torch.Tensor) -> torch.Tensor:
         """Runs a prompt ([1, length, hidden]) into a row's cache; returns its last hidden state [1, hidden]."""
         hidden = self.backbone.prefill(embeddings, row=row)
         self.positions[row] = embeddings.shape[1]
+        self.lengths[row] = embeddings.shape[1]
         return hidden[:, -1]
 
     @torch.no_grad()
     def frame(self, hidden: torch.Tensor, *, temperature: torch.Tensor, topk: torch.Tensor) -> torch.Tensor:
         """Last backbone hidden states of rows 0..n-1 ([n, hidden]) -> the next frame's codes [n, codebooks]."""
-        if self.graphs is not None:
-            return self.graphs(hidden, temperature=temperature, topk=topk)
+        if self.depth_graphs is not None:
+            shape = (bucket(hidden.shape[0], self.batches),)
+            return self.depth_graphs(shape, hidden=hidden, temperature=temperature, topk=topk)
         return self.codes_for(hidden, temperature=temperature, topk=topk)
 
     def codes_for(self, hidden: torch.Tensor, *, temperature: torch.Tensor, topk: torch.Tensor) -> torch.Tensor:
@@ -79,9 +104,19 @@ class FrameGenerator:
         """Feeds frames [n, codebooks] to the backbone at each row's position; returns the next hidden states."""
         rows = codes.shape[0]
         positions = self.positions[:rows]
-        hidden = self.backbone.step(self.embed_frame(codes[:, None]), positions)
+        span = max(self.lengths[:rows]) + 1
+        if self.backbone_graphs is not None:
+            shape = (bucket(rows, self.batches), bucket(span, self.spans))
+            hidden = self.backbone_graphs(shape, codes=codes, positions=positions)
+        else:
+            hidden = self.backbone_step(span, codes=codes, positions=positions)
         positions += 1
-        return hidden[:, -1]
+        self.lengths[:rows] = [length + 1 for length in self.lengths[:rows]]
+        return hidden
+
+    def backbone_step(self, span: int, *, codes: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """Frames [n, codebooks] at positions [n], attending to cache positions < span -> hidden [n, hidden]."""
+        return self.backbone.step(self.embed_frame(codes[:, None]), positions, span=span)[:, -1]
 
     def is_end(self, codes: torch.Tensor) -> torch.Tensor:
         """The end-of-audio rule of transformers' generate(): every codebook but the last is the eos code."""
@@ -90,3 +125,4 @@ class FrameGenerator:
     def move_row(self, source: int, target: int) -> None:
         self.backbone.move_row(source, target)
         self.positions[target] = self.positions[source]
+        self.lengths[target] = self.lengths[source]

@@ -1,19 +1,23 @@
-"""CUDA graphs of the depth-decoder frame: 31 small sequential steps replayed as one launch.
+"""CUDA graphs of the engine's fixed-shape steps: many small kernels replayed as one launch.
 
-The frame (`FrameGenerator.codes_for`) has fixed shapes for a given number of rows and reads and
-writes only preallocated tensors, so it is captured once per batch bucket (1, 2, 4, ... max_batch).
-A frame for n rows runs the smallest bucket >= n on padded static inputs; the extra rows compute
-garbage that nobody reads (depth-decoder rows are independent and their cache is fresh every frame).
-Without CUDA (`capture=False`) the same bucketing runs eagerly, which is how it is tested on CPU.
+A step (the depth-decoder frame: 31 sequential decoder steps; the backbone step: one position through
+every layer) reads its inputs from preallocated buffers and writes only preallocated tensors, so it is
+captured once per shape: a batch bucket (1, 2, 4, ... max_batch) and, for the backbone, a bucket of the
+attended cache length. A call for n rows runs the smallest bucket >= n on the padded buffers; the extra
+rows compute garbage that nobody reads. Without CUDA (`capture=False`) the same bucketing runs eagerly,
+which is how it is tested on CPU (and how a compiled step sees only bucket shapes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable
 
 import torch
 
-FrameFn = Callable[..., torch.Tensor]
+logger = logging.getLogger(__name__)
+
+Shape = tuple[int, ...]  # (batch bucket, *the step's other static arguments)
 
 
 def batch_buckets(max_batch: int) -> list[int]:
@@ -21,45 +25,57 @@ def batch_buckets(max_batch: int) -> list[int]:
     return [*buckets, max_batch]
 
 
-class FrameGraphs:
-    def __init__(self, frame: FrameFn, *, max_batch: int, hidden: torch.Tensor, capture: bool) -> None:
-        self.frame = frame
-        self.buckets = batch_buckets(max_batch)
-        device = hidden.device
-        self.hidden = torch.zeros(max_batch, hidden.shape[-1], dtype=hidden.dtype, device=device)
-        self.temperature = torch.ones(max_batch, device=device)
-        self.topk = torch.ones(max_batch, dtype=torch.long, device=device)
-        self.graphs: dict[int, torch.cuda.CUDAGraph] = {}
-        self.outputs: dict[int, torch.Tensor] = {}
+def bucket(value: int, buckets: Iterable[int]) -> int:
+    """The smallest bucket >= value."""
+    return next(size for size in buckets if size >= value)
+
+
+class StepGraphs:
+    """Runs `step(*static, **inputs)` on static input buffers ([max_batch, ...] each), replaying a captured
+    CUDA graph for each shape in `shapes` when `capture` is on."""
+
+    def __init__(
+        self,
+        step: Callable[..., torch.Tensor],
+        inputs: dict[str, torch.Tensor],
+        *,
+        shapes: list[Shape],
+        capture: bool,
+    ) -> None:
+        self.step = step
+        self.inputs = inputs
+        self.graphs: dict[Shape, torch.cuda.CUDAGraph] = {}
+        self.outputs: dict[Shape, torch.Tensor] = {}
         if capture:
-            self._capture()
+            self._capture(shapes)
 
-    def _inputs(self, rows: int) -> dict:
-        return {"temperature": self.temperature[:rows], "topk": self.topk[:rows]}
+    def _run(self, shape: Shape) -> torch.Tensor:
+        rows, *static = shape
+        return self.step(*static, **{name: buffer[:rows] for name, buffer in self.inputs.items()})
 
-    def _capture(self) -> None:
+    def _capture(self, shapes: list[Shape]) -> None:
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
-            for rows in self.buckets:  # warm up kernels and allocator outside capture
-                self.frame(self.hidden[:rows], **self._inputs(rows))
+            for shape in shapes:  # warm up kernels and the allocator outside capture
+                self._run(shape)
         torch.cuda.current_stream().wait_stream(side)
         pool = None
-        for rows in reversed(self.buckets):  # largest first, so smaller graphs reuse its memory pool
+        for shape in sorted(shapes, reverse=True):  # largest first, so smaller graphs reuse its memory pool
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph, pool=pool):
-                self.outputs[rows] = self.frame(self.hidden[:rows], **self._inputs(rows))
+                self.outputs[shape] = self._run(shape)
             pool = graph.pool()
-            self.graphs[rows] = graph
+            self.graphs[shape] = graph
+        logger.info("Captured %d CUDA graphs of %s", len(shapes), getattr(self.step, "__name__", "a step"))
 
-    def __call__(self, hidden: torch.Tensor, *, temperature: torch.Tensor, topk: torch.Tensor) -> torch.Tensor:
-        rows = hidden.shape[0]
-        bucket = next(size for size in self.buckets if size >= rows)
-        self.hidden[:rows].copy_(hidden)
-        self.temperature[:rows].copy_(temperature)
-        self.topk[:rows].copy_(topk)
-        graph = self.graphs.get(bucket)
+    def __call__(self, shape: Shape, **values: torch.Tensor) -> torch.Tensor:
+        """Copies `values` (n rows each, n <= shape[0]) into the buffers, runs `shape`; returns n rows."""
+        rows = next(iter(values.values())).shape[0]
+        for name, value in values.items():
+            self.inputs[name][:rows].copy_(value)
+        graph = self.graphs.get(shape)
         if graph is None:
-            return self.frame(self.hidden[:bucket], **self._inputs(bucket))[:rows]
+            return self._run(shape)[:rows]
         graph.replay()
-        return self.outputs[bucket][:rows].clone()
+        return self.outputs[shape][:rows].clone()

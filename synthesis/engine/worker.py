@@ -275,8 +275,8 @@ class Engine:
         topk = torch.tensor([r.topk for r in requests], device=device)
         codes = self.generator.frame(self.hidden[:rows], temperature=temperature, topk=topk)
         self.hidden[:rows] = self.generator.advance(codes)
+        codes = codes.cpu()  # the frame's one wait for the device
         ends = self.generator.is_end(codes).tolist()
-        codes = codes.cpu()
         done = [self._take_frame(self.active[row], codes[row], ends[row]) for row in range(rows)]
         self._emit(
             [

@@ -110,17 +110,40 @@ def test_end_rule_is_generates():
 
 
 @torch.no_grad()
-def test_bucketed_frames_match_direct_frames(tiny):
-    """The CUDA-graph path pads n rows to a bucket; run eagerly on CPU it must give the same codes."""
-    from synthesis.engine.graphs import FrameGraphs, batch_buckets
+def test_bucketed_steps_match_direct_steps(tiny):
+    """The CUDA-graph path pads n rows to a batch bucket and the backbone's attended length to a span
+    bucket; run eagerly on CPU it must give the same codes as the direct steps, also while a row crosses a
+    span boundary (256) and after a row leaves."""
+    from synthesis.engine.graphs import batch_buckets
 
-    model, _ = tiny
+    model, processor = tiny
     assert batch_buckets(12) == [1, 2, 4, 8, 12]
-    generator = FrameGenerator(model, max_batch=12)
-    graphs = FrameGraphs(generator.codes_for, max_batch=12, hidden=torch.zeros(1, 64), capture=False)
-    hidden = torch.randn(5, 64)
-    greedy = {"temperature": torch.ones(5), "topk": torch.ones(5, dtype=torch.long)}
-    direct = generator.codes_for(hidden, **greedy)
-    padded = graphs(hidden, **greedy)  # runs the 8-row bucket
-    assert padded.shape == (5, 8)
-    assert torch.equal(direct, padded)
+    builder = PromptBuilder(model, processor)
+    prompts = [
+        builder.embeddings([Segment(0, "x" * length)]) for length in (20, 240, 90)
+    ]  # the second crosses 256 positions
+    assert 240 < prompts[1].shape[1] < 256
+
+    def run(generator):
+        hidden = torch.cat([generator.prefill(row, prompt) for row, prompt in enumerate(prompts)])
+        frames, states = [], []
+        for step in range(24):
+            if step == 12:  # the first request leaves: the last row moves into its place
+                generator.move_row(2, 0)
+                hidden = hidden[[2, 1]]
+            rows = hidden.shape[0]
+            greedy = {"temperature": torch.ones(rows), "topk": torch.ones(rows, dtype=torch.long)}
+            codes = generator.frame(hidden, **greedy)
+            hidden = generator.advance(codes)
+            frames.append(codes[:2])
+            states.append(hidden[:2])
+        return torch.stack(frames), torch.stack(states)
+
+    direct = FrameGenerator(model, max_batch=6, cuda_graphs=False)
+    bucketed = FrameGenerator(model, max_batch=6, cuda_graphs=True)  # buckets 1, 2, 4, 6: 3 rows run as 4
+    assert direct.backbone_graphs is None and bucketed.backbone_graphs is not None
+    direct_codes, direct_states = run(direct)
+    bucketed_codes, bucketed_states = run(bucketed)
+    assert bucketed.lengths[1] > 256
+    assert torch.equal(bucketed_codes, direct_codes)
+    torch.testing.assert_close(bucketed_states, direct_states, rtol=1e-5, atol=1e-5)
