@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import os
 import platform
 import resource
 import statistics
@@ -29,7 +30,7 @@ from .frames import FrameGenerator
 from .loading import LoadedModel, pick_device, pick_dtype
 from .prompt import PromptBuilder, Segment
 from .tiny import build_full_size_model, build_tiny_model
-from .worker import FRAME_MS, Engine, SpeechRequest
+from .worker import FRAME_MS, Engine, SpeechRequest, worker_threads
 
 TEXT = "The benchmark sentence is long enough to keep the model talking for a while."
 
@@ -47,10 +48,11 @@ def _voice(model, seconds: float) -> Segment:
     return Segment(0, "A ten second voice sample, spoken clearly and steadily by the person being cloned.", codes)
 
 
-@torch.no_grad()
-def ours_ms_per_frame(loaded: LoadedModel, voice: Segment, frames: int, *, compile: bool = False) -> float:
+def ours_ms_per_frame(
+    loaded: LoadedModel, voice: Segment, frames: int, *, compile: bool = False, cuda_graphs: bool | None = None
+) -> float:
     model = loaded.model
-    generator = FrameGenerator(model, max_batch=1, compile=compile)
+    generator = FrameGenerator(model, max_batch=1, compile=compile, cuda_graphs=cuda_graphs)
     embeddings = PromptBuilder(model, loaded.processor).embeddings([voice, Segment(0, TEXT)]).to(loaded.dtype)
     hidden = generator.prefill(0, embeddings)
     sampling = {
@@ -70,36 +72,64 @@ def ours_ms_per_frame(loaded: LoadedModel, voice: Segment, frames: int, *, compi
     return (time.perf_counter() - start) * 1000 / frames
 
 
-@torch.no_grad()
-def generate_ms_per_frame(loaded: LoadedModel, voice_seconds: float, frames: int) -> float:
-    """transformers' generate() on the same prompt (the voice as audio, encoded by the model itself)."""
-    model, processor = loaded.model, loaded.processor
-    audio = np.random.default_rng(0).standard_normal(int(voice_seconds * 24_000)).astype(np.float32) * 0.1
-    conversation = [
-        {"role": "0", "content": [{"type": "text", "text": "A voice sample."}, {"type": "audio", "audio": audio}]},
-        {"role": "0", "content": [{"type": "text", "text": TEXT}]},
-    ]
-    inputs = processor.apply_chat_template(conversation, tokenize=True, return_dict=True).to(loaded.device)
-    inputs["input_values"] = inputs["input_values"].to(loaded.dtype)
-    kwargs = {"do_sample": True, "depth_decoder_do_sample": True, "temperature": 0.9, "top_k": 50}
-    if loaded.device.type == "cuda":
-        model.generation_config.cache_implementation = "static"
-        model.depth_decoder.generation_config.cache_implementation = "static"
-        model.forward = torch.compile(model.forward, mode="reduce-overhead", fullgraph=True)
-        model.depth_decoder.forward = torch.compile(model.depth_decoder.forward, mode="reduce-overhead")
+class Reference:
+    """transformers' generate() on the same prompt (the voice as audio, encoded by the model itself), with
+    its documented static cache + torch.compile recipe on CUDA."""
 
-    def run(new_frames: int) -> float:
-        _sync(loaded.device)
+    def __init__(self, loaded: LoadedModel, voice_seconds: float) -> None:
+        self.loaded = loaded
+        model, processor = loaded.model, loaded.processor
+        audio = np.random.default_rng(0).standard_normal(int(voice_seconds * 24_000)).astype(np.float32) * 0.1
+        conversation = [
+            {"role": "0", "content": [{"type": "text", "text": "A voice sample."}, {"type": "audio", "audio": audio}]},
+            {"role": "0", "content": [{"type": "text", "text": TEXT}]},
+        ]
+        inputs = processor.apply_chat_template(conversation, tokenize=True, return_dict=True).to(loaded.device)
+        inputs["input_values"] = inputs["input_values"].to(loaded.dtype)
+        self.inputs = inputs
+        self.kwargs = {"do_sample": True, "depth_decoder_do_sample": True, "temperature": 0.9, "top_k": 50}
+        if loaded.device.type == "cuda":
+            model.generation_config.cache_implementation = "static"
+            model.depth_decoder.generation_config.cache_implementation = "static"
+            model.forward = torch.compile(model.forward, mode="reduce-overhead", fullgraph=True)
+            model.depth_decoder.forward = torch.compile(model.depth_decoder.forward, mode="reduce-overhead")
+
+    def _inputs(self, batch: int) -> dict:
+        return {key: value.repeat(batch, *([1] * (value.ndim - 1))) for key, value in self.inputs.items()}
+
+    def generate(self, new_frames: int, batch: int = 1) -> tuple[float, torch.Tensor]:
+        """Seconds for one generate() call of exactly `new_frames` frames, and its codes."""
+        _sync(self.loaded.device)
         start = time.perf_counter()
-        out = model.generate(**inputs, max_new_tokens=new_frames, min_new_tokens=new_frames, **kwargs)
-        _sync(loaded.device)
-        assert out.shape[1] == new_frames
-        return time.perf_counter() - start
+        out = self.loaded.model.generate(
+            **self._inputs(batch), max_new_tokens=new_frames, min_new_tokens=new_frames, **self.kwargs
+        )
+        _sync(self.loaded.device)
+        assert out.shape[:2] == (batch, new_frames)
+        return time.perf_counter() - start, out
 
-    run(2)  # warm-up (compilation on CUDA)
-    # The difference of two lengths cancels the prompt's prefill, leaving the per-frame cost.
-    short, long = run(2), run(2 + frames)
-    return (long - short) * 1000 / frames
+    def ms_per_frame(self, frames: int) -> float:
+        self.generate(2)  # warm-up (compilation on CUDA)
+        # The difference of two lengths cancels the prompt's prefill, leaving the per-frame cost.
+        short, long = self.generate(2)[0], self.generate(2 + frames)[0]
+        return (long - short) * 1000 / frames
+
+    def time_to_first_audio(self) -> float:
+        """generate() cannot stream: its best case is a one-frame call, then Mimi decoding that frame."""
+        start = time.perf_counter()
+        _, codes = self.generate(1)
+        codec = self.loaded.model.codec_model
+        # random weights may sample ids Mimi cannot decode (generate() does not mask them); timing is the same
+        codec.decode(codes.transpose(1, 2).clamp(max=codec.config.codebook_size - 1))
+        _sync(self.loaded.device)
+        return (time.perf_counter() - start) * 1000
+
+    def aggregate_fps(self, batch: int, frames: int) -> tuple[float, float]:
+        """N concurrent requests as transformers serves them: one batched generate() call (prefill included,
+        as in the engine's figure)."""
+        self.generate(2, batch)  # warm-up for this batch size (compilation on CUDA)
+        elapsed, _ = self.generate(frames, batch)
+        return batch * frames / elapsed, frames * FRAME_MS / 1000 / elapsed
 
 
 async def _time_to_first_audio(engine: Engine, voice: Segment) -> float:
@@ -127,9 +157,23 @@ async def _aggregate_fps(engine: Engine, voice: Segment, concurrency: int, frame
 
 
 def _peak_memory(device: torch.device) -> str:
+    """The GPU's peak allocation since the last reset, or the process's peak RSS so far on a CPU."""
     if device.type == "cuda":
         return f"{torch.cuda.max_memory_allocated() / 2**30:.2f} GiB (GPU)"
-    return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB (process RSS)"
+    return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB (process RSS so far)"
+
+
+def _reset_peak_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+
+
+def _rtf(ms: float) -> str:
+    return f"{ms:.1f} (RTF {ms / FRAME_MS:.3f})"
+
+
+def _fps(result: tuple[float, float]) -> str:
+    return f"{result[0]:.1f} ({result[1]:.2f}x)"
 
 
 def _load(name: str, device: str, dtype: str) -> LoadedModel:
@@ -143,42 +187,92 @@ def _load(name: str, device: str, dtype: str) -> LoadedModel:
     return LoadedModel(name=name, model=model, processor=processor, device=torch_device, dtype=torch_dtype)
 
 
-def run(args: argparse.Namespace) -> str:
-    loaded = _load(args.model, args.device, args.dtype)
-    voice = _voice(loaded.model, 10.0)
-    rows: list[tuple[str, str]] = []
+Row = tuple[str, str, str, str]  # measurement, ours, transformers generate(), ours vs generate()
+
+
+def _ours(args: argparse.Namespace, loaded: LoadedModel, voice: Segment) -> dict[str, object]:
+    device = loaded.device
+    _reset_peak_memory(device)
     ours_ms_per_frame(loaded, voice, 3)  # warm-up: the first frames of a process pay one-time costs
-    reference = generate_ms_per_frame(loaded, 10.0, args.frames)
-    ours = ours_ms_per_frame(loaded, voice, args.frames)
-    rows += [
-        ("transformers generate(): ms per frame, batch 1", f"{reference:.1f} (RTF {reference / FRAME_MS:.3f})"),
-        ("ours: ms per frame, batch 1", f"{ours:.1f} (RTF {ours / FRAME_MS:.3f}), {reference / ours:.1f}x faster"),
-    ]
+    results: dict[str, object] = {"ms": ours_ms_per_frame(loaded, voice, args.frames)}
+    if device.type == "cuda":
+        results["ms eager"] = ours_ms_per_frame(loaded, voice, args.frames, cuda_graphs=False)
     if args.compile:
         start = time.perf_counter()
         ours_ms_per_frame(loaded, voice, 1, compile=True)
-        compiled = ours_ms_per_frame(loaded, voice, args.frames, compile=True)
-        rows.append(
-            (
-                "ours with CSM_COMPILE (torch.compile of the depth frame): ms per frame, batch 1",
-                f"{compiled:.1f} (RTF {compiled / FRAME_MS:.3f}), {reference / compiled:.1f}x faster "
-                f"(compiling took {time.perf_counter() - start:.0f} s)",
-            )
-        )
+        results["ms compiled"] = ours_ms_per_frame(loaded, voice, args.frames, compile=True)
+        results["compile s"] = time.perf_counter() - start
     concurrencies = [int(value) for value in args.concurrency.split(",")]
     engine = Engine(loaded, max_batch=max(concurrencies), max_queue=max(concurrencies))
     try:
         asyncio.run(_aggregate_fps(engine, voice, 1, 3))  # warm-up
-        ttfa = [asyncio.run(_time_to_first_audio(engine, voice)) for _ in range(3)]
-        rows.append(("time to first audio, saved 10 s voice (median of 3)", f"{statistics.median(ttfa):.0f} ms"))
+        results["ttfa"] = statistics.median(asyncio.run(_time_to_first_audio(engine, voice)) for _ in range(3))
         for concurrency in concurrencies:
-            fps, speed = asyncio.run(_aggregate_fps(engine, voice, concurrency, args.frames))
-            rows.append(
-                (f"engine, {concurrency} concurrent: frames/s (each stream x real time)", f"{fps:.1f} ({speed:.2f}x)")
-            )
+            results[concurrency] = asyncio.run(_aggregate_fps(engine, voice, concurrency, args.frames))
     finally:
         engine.close()
-    rows.append(("peak memory", _peak_memory(loaded.device)))
+    results["memory"] = _peak_memory(device)
+    return results
+
+
+def _reference(args: argparse.Namespace, loaded: LoadedModel) -> dict[str, object]:
+    _reset_peak_memory(loaded.device)
+    reference = Reference(loaded, 10.0)
+    results: dict[str, object] = {"ms": reference.ms_per_frame(args.frames)}
+    results["ttfa"] = statistics.median(reference.time_to_first_audio() for _ in range(3))
+    for concurrency in [int(value) for value in args.concurrency.split(",")]:
+        results[concurrency] = reference.aggregate_fps(concurrency, args.frames)
+    results["memory"] = _peak_memory(loaded.device)
+    return results
+
+
+def run(args: argparse.Namespace) -> str:
+    torch.set_num_threads(worker_threads())  # what the engine uses, for every measurement on both sides
+    loaded = _load(args.model, args.device, args.dtype)
+    voice = _voice(loaded.model, 10.0)
+    with torch.inference_mode():  # as the engine's worker runs
+        ours = _ours(args, loaded, voice)
+        theirs = _reference(args, loaded)
+    rows: list[Row] = [
+        ("ms per frame, batch 1", _rtf(ours["ms"]), _rtf(theirs["ms"]), f"{theirs['ms'] / ours['ms']:.1f}x faster")
+    ]
+    if "ms eager" in ours:
+        rows.append(
+            (
+                "ms per frame, batch 1, without CUDA graphs",
+                _rtf(ours["ms eager"]),
+                "",
+                f"{theirs['ms'] / ours['ms eager']:.1f}x faster",
+            )
+        )
+    if "ms compiled" in ours:
+        rows.append(
+            (
+                f"ms per frame, batch 1, CSM_COMPILE=1 (compiling took {ours['compile s']:.0f} s)",
+                _rtf(ours["ms compiled"]),
+                "",
+                f"{theirs['ms'] / ours['ms compiled']:.1f}x faster",
+            )
+        )
+    rows.append(
+        (
+            "time to first audio, 10 s voice (median of 3)",
+            f"{ours['ttfa']:.0f} ms",
+            f"{theirs['ttfa']:.0f} ms (one-frame generate() + decode)",
+            f"{theirs['ttfa'] / ours['ttfa']:.1f}x sooner",
+        )
+    )
+    for concurrency in [int(value) for value in args.concurrency.split(",")]:
+        mine, other = ours[concurrency], theirs[concurrency]
+        rows.append(
+            (
+                f"{concurrency} concurrent: frames/s (each stream x real time)",
+                _fps(mine),
+                _fps(other),
+                f"{mine[0] / other[0]:.1f}x",
+            )
+        )
+    rows.append(("peak memory", str(ours["memory"]), str(theirs["memory"]), ""))
     return _report(args, loaded, rows)
 
 
@@ -193,10 +287,10 @@ def _machine(device: torch.device) -> str:
                 break
     except OSError:
         pass
-    return f"{cpu}, {torch.get_num_threads()} threads"
+    return f"{cpu}, {len(os.sched_getaffinity(0))} cores, {torch.get_num_threads()} intra-op threads"
 
 
-def _report(args: argparse.Namespace, loaded: LoadedModel, rows: list[tuple[str, str]]) -> str:
+def _report(args: argparse.Namespace, loaded: LoadedModel, rows: list[Row]) -> str:
     lines = [
         f"### {args.model} on {loaded.device.type} ({str(loaded.dtype).removeprefix('torch.')}), "
         f"{datetime.date.today().isoformat()}",
@@ -205,9 +299,9 @@ def _report(args: argparse.Namespace, loaded: LoadedModel, rows: list[tuple[str,
         f"- machine: {_machine(loaded.device)}; torch {torch.__version__}; python {platform.python_version()}",
         f"- {args.frames} timed frames per measurement",
         "",
-        "| measurement | value |",
-        "|---|---|",
-        *(f"| {name} | {value} |" for name, value in rows),
+        "| measurement | ours | transformers generate() | ours vs generate() |",
+        "|---|---|---|---|",
+        *(f"| {' | '.join(row)} |" for row in rows),
         "",
     ]
     return "\n".join(lines)
@@ -223,7 +317,6 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="also time the torch.compile'd depth frame")
     parser.add_argument("--append", type=Path, help="append the table to this markdown file")
     args = parser.parse_args()
-    torch.set_grad_enabled(False)
     report = run(args)
     print(report)
     if args.append:
