@@ -7,6 +7,7 @@ import json
 import threading
 import time
 
+import numpy as np
 import pytest
 from django.utils import timezone
 from websockets.exceptions import ConnectionClosed
@@ -278,7 +279,8 @@ def test_malformed_messages_get_an_error_and_the_socket_stays_usable(server, ses
 
 def test_two_sessions_at_once_do_not_mix_their_audio(server, session):
     """Greedy (topk 1) generation is deterministic: each session's audio, spoken while the other one speaks,
-    equals its audio spoken alone."""
+    equals its audio spoken alone, but for the float rounding of the batched Mimi decoder (a sample or two of
+    16-bit PCM may be one step off)."""
     voices = [{"speaker_id": 1, "text": "The first voice speaks."}, {"speaker_id": 2, "text": "Then the second."}]
 
     def speak(session_id: str, text: str, results: list, index: int) -> None:
@@ -299,7 +301,8 @@ def test_two_sessions_at_once_do_not_mix_their_audio(server, session):
         thread.start()
     for thread in threads:
         thread.join()
-    assert not (alone[0] == alone[1]).all()
+    assert np.abs(alone[0].astype(int) - alone[1]).max() > 1000
     for index in range(2):
         assert len(together[index]) == len(alone[index]) == 1200 * 24
-        assert (together[index] == alone[index]).all(), f"session {index} changed when spoken with the other"
+        difference = np.abs(together[index].astype(int) - alone[index]).max()
+        assert difference <= 2, f"session {index} changed when spoken with the other"
