@@ -11,7 +11,7 @@ import torch
 
 from .decoder import StaticDecoder
 from .graphs import StepGraphs, batch_buckets, bucket
-from .sampling import sample
+from .sampling import Sampler
 
 SPAN_BUCKET = 256
 """The backbone step's attended cache length is rounded up to a multiple of this for its CUDA graphs."""
@@ -87,15 +87,15 @@ class FrameGenerator:
 
     def codes_for(self, hidden: torch.Tensor, *, temperature: torch.Tensor, topk: torch.Tensor) -> torch.Tensor:
         """The frame itself: codebook 0 from the backbone's head, the others from the depth decoder."""
-        sampling = {"temperature": temperature, "topk": topk, "decodable": self.decodable}
-        codes = [sample(self.lm_head(hidden), **sampling)]
+        sample = Sampler(temperature=temperature, topk=topk, decodable=self.decodable)
+        codes = [sample(self.lm_head(hidden))]
         # Depth positions 0 and 1: the backbone's state, then codebook 0; then one position per codebook.
         inputs = torch.stack([self.projector(hidden), self.depth_inputs[codes[0]]], dim=1)
         position = 0
         for k in range(1, self.num_codebooks):
             states = self.depth.prefill(inputs, start=position)
             position += inputs.shape[1]
-            codes.append(sample(states[:, -1] @ self.heads[k - 1], **sampling))
+            codes.append(sample(states[:, -1] @ self.heads[k - 1]))
             inputs = self.depth_inputs[codes[k] + self.offsets[k]][:, None]
         return torch.stack(codes, dim=1)
 

@@ -9,23 +9,28 @@ from __future__ import annotations
 import torch
 
 
-def sample(
-    logits: torch.Tensor,
-    *,
-    temperature: torch.Tensor,
-    topk: torch.Tensor,
-    decodable: int,
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
-    """logits [rows, vocab] -> ids [rows]. Ids >= `decodable` are never chosen.
+class Sampler:
+    """The settings of rows [rows] prepared once (a frame samples every codebook with them).
 
     A row with top-k 1 is exactly greedy (argmax, first index on ties); temperature 0 is greedy too.
+    Ids >= `decodable` are never chosen.
     """
-    logits = logits[:, :decodable].float()
-    values, indices = logits.sort(dim=-1, descending=True, stable=True)
-    greedy = (temperature <= 0)[:, None]
-    keep = torch.arange(values.shape[-1], device=logits.device)[None] < torch.where(greedy, 1, topk[:, None])
-    scaled = values.masked_fill(~keep, float("-inf")) / temperature.clamp_min(1e-5)[:, None]
-    noise = torch.empty_like(scaled).exponential_(generator=generator)
-    choice = (scaled - noise.log()).argmax(dim=-1, keepdim=True)  # Gumbel-max: a draw from softmax(scaled)
-    return indices.gather(1, choice)[:, 0]
+
+    def __init__(self, *, temperature: torch.Tensor, topk: torch.Tensor, decodable: int) -> None:
+        self.decodable = decodable
+        self.keep = torch.where(temperature <= 0, 1, topk)[:, None]  # how many of the best ids stay
+        self.ranks = torch.arange(decodable, device=temperature.device)[None]
+        self.temperature = temperature.clamp_min(1e-5)[:, None]
+
+    def __call__(self, logits: torch.Tensor) -> torch.Tensor:
+        """logits [rows, vocab] -> ids [rows]."""
+        values, indices = logits[:, : self.decodable].float().sort(dim=-1, descending=True, stable=True)
+        scaled = values.masked_fill(self.ranks >= self.keep, float("-inf")) / self.temperature
+        noise = torch.empty_like(scaled).exponential_()
+        choice = (scaled - noise.log()).argmax(dim=-1, keepdim=True)  # Gumbel-max: a draw from softmax(scaled)
+        return indices.gather(1, choice)[:, 0]
+
+
+def sample(logits: torch.Tensor, *, temperature: torch.Tensor, topk: torch.Tensor, decodable: int) -> torch.Tensor:
+    """One draw with fresh settings: logits [rows, vocab] -> ids [rows]."""
+    return Sampler(temperature=temperature, topk=topk, decodable=decodable)(logits)
