@@ -37,6 +37,7 @@ def _load() -> None:
             max_queue=settings.CSM_MAX_QUEUE,
             chunk_frames=settings.CSM_STREAM_CHUNK_FRAMES,
             compile=settings.CSM_COMPILE,
+            cuda_graphs=settings.CSM_CUDA_GRAPHS,
         )
     except ModelLoadError as error:
         logger.error("Model not loaded: %s", error)

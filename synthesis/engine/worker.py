@@ -139,7 +139,9 @@ class Engine:
         max_queue: int = 16,
         chunk_frames: int = 1,
         compile: bool = False,
+        cuda_graphs: bool = True,
     ) -> None:
+        """`cuda_graphs`: on CUDA, replay each frame's depth decoder and backbone step as CUDA graphs."""
         self.loaded = loaded
         self.model = loaded.model
         self.max_batch = max_batch
@@ -147,7 +149,9 @@ class Engine:
         self.chunk_frames = chunk_frames
         self.sample_rate = self.model.codec_model.config.sampling_rate
         self.prompts = PromptBuilder(self.model, loaded.processor)
-        self.generator = FrameGenerator(self.model, max_batch=max_batch, compile=compile)
+        self.generator = FrameGenerator(
+            self.model, max_batch=max_batch, compile=compile, cuda_graphs=None if cuda_graphs else False
+        )
         self.hidden = torch.zeros(max_batch, self.model.config.hidden_size, dtype=loaded.dtype, device=loaded.device)
         self.mimi = MimiStreamDecoder(self.model.codec_model, batch_size=max_batch)
         self.free_slots = list(range(max_batch))
