@@ -3,11 +3,13 @@
     python -m synthesis.engine.bench                       # tiny-random on this machine
     python -m synthesis.engine.bench --model full-size --frames 4 --concurrency 1,4
     python -m synthesis.engine.bench --compile --append docs/benchmarks.md
+    python -m synthesis.engine.bench --model full-size --check     # on a GPU: CUDA graphs checked, then timed
 
-Reports ms per frame and real-time factor at batch 1 (ours, ours with streaming Mimi decoding, and
-generate()), time to first audio for a saved 10 s voice, aggregate frames per second at several
-concurrencies through the engine (continuous batching), and peak memory. On CUDA, generate() runs
-with its documented static cache + torch.compile recipe.
+Reports, for ours and generate() side by side: ms per frame and real-time factor at batch 1 (on CUDA
+also ours without CUDA graphs; with --compile also CSM_COMPILE), time to first audio for a 10 s voice,
+aggregate frames per second at several concurrencies (ours: the engine's continuous batching, streaming
+Mimi decoding included; generate(): one batched call) and peak memory. On CUDA, generate() runs with
+its documented static cache + torch.compile recipe.
 """
 
 from __future__ import annotations
@@ -67,9 +69,33 @@ def ours_ms_per_frame(
     for _ in range(frames):
         codes = generator.frame(hidden, **sampling)
         hidden = generator.advance(codes)
-    generator.is_end(codes).tolist()  # the per-frame host sync the engine does
+        codes.cpu()  # the engine's one wait for the device per frame
     _sync(loaded.device)
     return (time.perf_counter() - start) * 1000 / frames
+
+
+def graphs_agreement(loaded: LoadedModel, voice: Segment, frames: int) -> float:
+    """The share of greedy codes that the bucketed steps (CUDA graphs on CUDA) give as the direct steps do,
+    for three rows of different prompts (three rows run in the batch bucket of four)."""
+    model = loaded.model
+    builder = PromptBuilder(model, loaded.processor)
+    prompts = [[voice, Segment(0, TEXT)], [Segment(1, "Another speaker.")], [voice, Segment(0, TEXT[:20])]]
+    greedy = {
+        "temperature": torch.ones(3, device=loaded.device),
+        "topk": torch.ones(3, dtype=torch.long, device=loaded.device),
+    }
+    results = []
+    for cuda_graphs in (False, True):
+        generator = FrameGenerator(model, max_batch=4, cuda_graphs=cuda_graphs)
+        hidden = torch.cat(
+            [generator.prefill(row, builder.embeddings(p).to(loaded.dtype)) for row, p in enumerate(prompts)]
+        )
+        codes = []
+        for _ in range(frames):
+            codes.append(generator.frame(hidden, **greedy))
+            hidden = generator.advance(codes[-1])
+        results.append(torch.stack(codes))
+    return (results[0] == results[1]).float().mean().item()
 
 
 class Reference:
@@ -172,6 +198,11 @@ def _rtf(ms: float) -> str:
     return f"{ms:.1f} (RTF {ms / FRAME_MS:.3f})"
 
 
+def _ratio(value: float, better: str, worse: str) -> str:
+    """How ours compares, as a factor above 1 either way."""
+    return f"{value:.1f}x {better}" if value >= 1 else f"{1 / value:.1f}x {worse}"
+
+
 def _fps(result: tuple[float, float]) -> str:
     return f"{result[0]:.1f} ({result[1]:.2f}x)"
 
@@ -197,6 +228,8 @@ def _ours(args: argparse.Namespace, loaded: LoadedModel, voice: Segment) -> dict
     results: dict[str, object] = {"ms": ours_ms_per_frame(loaded, voice, args.frames)}
     if device.type == "cuda":
         results["ms eager"] = ours_ms_per_frame(loaded, voice, args.frames, cuda_graphs=False)
+    if args.check:
+        results["agreement"] = graphs_agreement(loaded, voice, args.frames)
     if args.compile:
         start = time.perf_counter()
         ours_ms_per_frame(loaded, voice, 1, compile=True)
@@ -234,7 +267,12 @@ def run(args: argparse.Namespace) -> str:
         ours = _ours(args, loaded, voice)
         theirs = _reference(args, loaded)
     rows: list[Row] = [
-        ("ms per frame, batch 1", _rtf(ours["ms"]), _rtf(theirs["ms"]), f"{theirs['ms'] / ours['ms']:.1f}x faster")
+        (
+            "ms per frame, batch 1",
+            _rtf(ours["ms"]),
+            _rtf(theirs["ms"]),
+            _ratio(theirs["ms"] / ours["ms"], "faster", "slower"),
+        )
     ]
     if "ms eager" in ours:
         rows.append(
@@ -242,7 +280,7 @@ def run(args: argparse.Namespace) -> str:
                 "ms per frame, batch 1, without CUDA graphs",
                 _rtf(ours["ms eager"]),
                 "",
-                f"{theirs['ms'] / ours['ms eager']:.1f}x faster",
+                _ratio(theirs["ms"] / ours["ms eager"], "faster", "slower"),
             )
         )
     if "ms compiled" in ours:
@@ -251,15 +289,18 @@ def run(args: argparse.Namespace) -> str:
                 f"ms per frame, batch 1, CSM_COMPILE=1 (compiling took {ours['compile s']:.0f} s)",
                 _rtf(ours["ms compiled"]),
                 "",
-                f"{theirs['ms'] / ours['ms compiled']:.1f}x faster",
+                _ratio(theirs["ms"] / ours["ms compiled"], "faster", "slower"),
             )
         )
+    if "agreement" in ours:
+        kind = "CUDA graphs" if loaded.device.type == "cuda" else "bucketed steps (the CUDA-graph path, eager)"
+        rows.append((f"greedy codes of {kind} equal to direct steps", f"{ours['agreement']:.1%}", "", ""))
     rows.append(
         (
             "time to first audio, 10 s voice (median of 3)",
             f"{ours['ttfa']:.0f} ms",
             f"{theirs['ttfa']:.0f} ms (one-frame generate() + decode)",
-            f"{theirs['ttfa'] / ours['ttfa']:.1f}x sooner",
+            _ratio(theirs["ttfa"] / ours["ttfa"], "sooner", "later"),
         )
     )
     for concurrency in [int(value) for value in args.concurrency.split(",")]:
@@ -269,7 +310,7 @@ def run(args: argparse.Namespace) -> str:
                 f"{concurrency} concurrent: frames/s (each stream x real time)",
                 _fps(mine),
                 _fps(other),
-                f"{mine[0] / other[0]:.1f}x",
+                _ratio(mine[0] / other[0], "more", "fewer"),
             )
         )
     rows.append(("peak memory", str(ours["memory"]), str(theirs["memory"]), ""))
@@ -287,7 +328,8 @@ def _machine(device: torch.device) -> str:
                 break
     except OSError:
         pass
-    return f"{cpu}, {len(os.sched_getaffinity(0))} cores, {torch.get_num_threads()} intra-op threads"
+    threads = torch.get_num_threads()
+    return f"{cpu}, {len(os.sched_getaffinity(0))} cores, {threads} intra-op thread{'s' * (threads != 1)}"
 
 
 def _report(args: argparse.Namespace, loaded: LoadedModel, rows: list[Row]) -> str:
@@ -315,6 +357,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--concurrency", default="1,4,16,32")
     parser.add_argument("--compile", action="store_true", help="also time the torch.compile'd depth frame")
+    parser.add_argument(
+        "--check", action="store_true", help="also compare the greedy codes of the CUDA-graph path with direct steps"
+    )
     parser.add_argument("--append", type=Path, help="append the table to this markdown file")
     args = parser.parse_args()
     report = run(args)
