@@ -65,6 +65,7 @@ class StaticDecoder:
         probe = torch.zeros(1, dtype=param.dtype, device=param.device)
         cos, sin = model.rotary_emb(probe, position_ids=self.positions[None])
         self.cos, self.sin = cos[0], sin[0]  # [positions, head_dim]
+        self.block_cos, self.block_sin = cos[:, :, None], sin[:, :, None]  # [1, positions, 1, head_dim]
 
     def _rms_norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """CsmRMSNorm: normalise in float32, cast back, then scale."""
@@ -100,16 +101,21 @@ class StaticDecoder:
         if start and length > 1:
             mask = self.positions[:end][None] <= positions[:, None]
         causal = start == 0 and length > 1
-        rotary = self._rotary(positions[None])
+        rotary = self.block_cos[:, start:end], self.block_sin[:, start:end]
         for index, layer in enumerate(self.layers):
+            keys, values = self.keys[index, row : row + rows], self.values[index, row : row + rows]
 
-            def attend(q, k, v, index=index):
-                self.keys[index, row : row + rows, :, start:end] = k
-                self.values[index, row : row + rows, :, start:end] = v
-                keys = self.keys[index, row : row + rows, :, :end]
-                values = self.values[index, row : row + rows, :, :end]
+            def attend(q, k, v, keys=keys, values=values):
+                keys[:, :, start:end] = k
+                values[:, :, start:end] = v
                 return F.scaled_dot_product_attention(
-                    q, keys, values, attn_mask=mask, is_causal=causal, scale=self.scale, enable_gqa=True
+                    q,
+                    keys[:, :, :end],
+                    values[:, :, :end],
+                    attn_mask=mask,
+                    is_causal=causal,
+                    scale=self.scale,
+                    enable_gqa=True,
                 )
 
             x = self._layer(layer, x, rotary, attend)
