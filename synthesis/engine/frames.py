@@ -19,11 +19,20 @@ SPAN_BUCKET = 256
 
 class FrameGenerator:
     """`cuda_graphs` (default: on for CUDA) replays each frame's depth decoder and backbone step as CUDA
-    graphs, bucketed by batch size (and the backbone's attended length); `cuda_graphs=True` on a CPU runs
-    the same bucketed steps eagerly, which is how they are tested. `compile` fuses the depth frame with
-    torch.compile first (minutes of compilation per batch bucket on a CPU)."""
+    graphs, bucketed by batch size (and the backbone's attended length); `cuda_graphs=True` on a CPU, or
+    with `capture=False`, runs the same bucketed steps eagerly, which is how they are checked. `compile`
+    fuses the depth frame with torch.compile first, for every batch bucket when the generator is built
+    (seconds to minutes of compilation per bucket on a CPU)."""
 
-    def __init__(self, model, *, max_batch: int, cuda_graphs: bool | None = None, compile: bool = False) -> None:
+    def __init__(
+        self,
+        model,
+        *,
+        max_batch: int,
+        cuda_graphs: bool | None = None,
+        compile: bool = False,
+        capture: bool | None = None,
+    ) -> None:
         config = model.config
         self.num_codebooks = config.num_codebooks
         self.vocab_size = config.vocab_size
@@ -48,7 +57,7 @@ class FrameGenerator:
         self.batches = batch_buckets(max_batch)
         self.spans = [*range(SPAN_BUCKET, self.max_positions, SPAN_BUCKET), self.max_positions]
         bucketed = device.type == "cuda" if cuda_graphs is None else cuda_graphs
-        capture = bucketed and device.type == "cuda"
+        capture = bucketed and device.type == "cuda" and capture is not False
         self.depth_graphs: StepGraphs | None = None
         self.backbone_graphs: StepGraphs | None = None
         with torch.no_grad():
@@ -60,7 +69,7 @@ class FrameGenerator:
                     "topk": torch.ones(max_batch, dtype=torch.long, device=device),
                 }
                 shapes = [(rows,) for rows in self.batches]
-                self.depth_graphs = StepGraphs(frame, inputs, shapes=shapes, capture=capture)
+                self.depth_graphs = StepGraphs(frame, inputs, shapes=shapes, capture=capture, warm=compile)
             if bucketed:
                 inputs = {
                     "codes": torch.zeros(max_batch, self.num_codebooks, dtype=torch.long, device=device),

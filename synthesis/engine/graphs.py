@@ -32,7 +32,8 @@ def bucket(value: int, buckets: Iterable[int]) -> int:
 
 class StepGraphs:
     """Runs `step(*static, **inputs)` on static input buffers ([max_batch, ...] each), replaying a captured
-    CUDA graph for each shape in `shapes` when `capture` is on."""
+    CUDA graph for each shape in `shapes` when `capture` is on. `warm` runs every shape once at the start
+    (a torch.compile'd step then compiles before it serves, not in the middle of a stream)."""
 
     def __init__(
         self,
@@ -41,13 +42,19 @@ class StepGraphs:
         *,
         shapes: list[Shape],
         capture: bool,
+        warm: bool = False,
     ) -> None:
         self.step = step
         self.inputs = inputs
         self.graphs: dict[Shape, torch.cuda.CUDAGraph] = {}
         self.outputs: dict[Shape, torch.Tensor] = {}
         if capture:
-            self._capture(shapes)
+            with torch.cuda.device(next(iter(inputs.values())).device):  # capture on the model's device
+                self._capture(shapes)
+        elif warm:
+            with torch.inference_mode():  # as the engine's worker runs it
+                for shape in shapes:
+                    self._run(shape)
 
     def _run(self, shape: Shape) -> torch.Tensor:
         rows, *static = shape

@@ -149,6 +149,9 @@ class Engine:
         self.chunk_frames = chunk_frames
         self.sample_rate = self.model.codec_model.config.sampling_rate
         self.prompts = PromptBuilder(self.model, loaded.processor)
+        # Before anything is compiled: torch.compile'd code is only valid for the thread count it was built with.
+        self.threads = worker_threads()
+        torch.set_num_threads(self.threads)
         self.generator = FrameGenerator(
             self.model, max_batch=max_batch, compile=compile, cuda_graphs=None if cuda_graphs else False
         )
@@ -195,8 +198,8 @@ class Engine:
 
     # ---- the worker thread ------------------------------------------------------------------
     def _run(self) -> None:
-        # Also sets up this thread's CPU thread pool: without the call every op here costs about twice as much.
-        torch.set_num_threads(worker_threads())
+        # Sets up this thread's CPU thread pool: without the call every op here costs about twice as much.
+        torch.set_num_threads(self.threads)
         with torch.inference_mode():  # less per-op overhead than no_grad; nothing here needs autograd
             self._loop()
 
@@ -244,10 +247,10 @@ class Engine:
         return self.model.codec_model.encode(values).audio_codes[0].cpu()
 
     def _start(self, stream: SpeechStream) -> None:
-        pieces = split_sentences(stream.request.text) or [stream.request.text]
-        active = _Active(stream=stream, pieces=pieces, slot=self.free_slots.pop(), previous=stream.request.previous)
+        active = _Active(stream=stream, pieces=[], slot=self.free_slots.pop(), previous=stream.request.previous)
+        self.active.append(active)  # from here on, any failure reaches this stream too
+        active.pieces = split_sentences(stream.request.text) or [stream.request.text]
         self.mimi.reset_rows([active.slot])
-        self.active.append(active)
         self._prefill_or_fail(len(self.active) - 1)
 
     def _prefill_or_fail(self, row: int) -> None:
