@@ -35,6 +35,14 @@ from transformers.models.mimi.modeling_mimi import (
 _STATELESS = (nn.ELU, nn.Identity)
 
 
+def _copy_rows(target: torch.Tensor, rows: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """`target` with `values` in `rows`: in place (a decode of a few slots must not copy every slot's state),
+    except for state made under torch.inference_mode and updated outside it, which only a copy allows."""
+    if target.is_inference() and not torch.is_inference_mode_enabled():
+        return target.index_copy(0, rows, values)
+    return target.index_copy_(0, rows, values)
+
+
 class _SlotKVCache:
     """Keys and values of the decoder transformer's recent steps for every slot (batch row): per layer
     [slots, heads, steps, head_dim], the newest step last, at most `keep` steps (all when None). During a
@@ -42,8 +50,8 @@ class _SlotKVCache:
 
     def __init__(self, keep: int | None, empty: torch.Tensor, layers: int) -> None:
         self.keep = keep
-        self.keys = dict.fromkeys(range(layers), empty)
-        self.values = dict.fromkeys(range(layers), empty)
+        self.keys = {layer: empty.clone() for layer in range(layers)}  # their own memory: updated in place
+        self.values = {layer: empty.clone() for layer in range(layers)}
         self.rows: torch.Tensor | None = None  # the slots being decoded (None: all of them)
 
     def length(self) -> int:
@@ -71,7 +79,7 @@ class _SlotKVCache:
             return full
         if kept > past.shape[-2]:  # the store grows (until it holds a window): older steps of other slots are zeros
             past = torch.cat([past.new_zeros(*past.shape[:-2], kept - past.shape[-2], past.shape[-1]), past], dim=-2)
-        store[layer] = past.index_copy(0, self.rows, tail)
+        store[layer] = _copy_rows(past, self.rows, tail)
         return full
 
 
@@ -194,7 +202,7 @@ class MimiStreamDecoder:
 
     def _set_state(self, layer: nn.Module, value: torch.Tensor) -> None:
         state = self._conv_state[layer]
-        self._conv_state[layer] = value if self._rows is None else state.index_copy(0, self._rows, value)
+        self._conv_state[layer] = value if self._rows is None else _copy_rows(state, self._rows, value)
 
     def _run_seanet(self, module: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
         """Runs a SEANet (sub)module on hidden [batch, channels, time], with the convolutions' state."""
