@@ -50,8 +50,8 @@ class FrameGenerator:
         self.lm_head = model.lm_head
         self.heads = model.depth_decoder.codebooks_head.weight  # [codebooks - 1, hidden, vocab]
         device, dtype = self.depth_inputs.device, self.depth_inputs.dtype
-        self.positions = torch.zeros(max_batch, dtype=torch.long, device=device)
-        self.lengths = [0] * max_batch  # `positions` on the host: the backbone's span without a device sync
+        self.device = device
+        self.lengths = [0] * max_batch  # each row's next position, on the host: spans need no device sync
         self.offsets = torch.arange(self.num_codebooks, device=device) * self.vocab_size
 
         self.batches = batch_buckets(max_batch)
@@ -82,7 +82,6 @@ class FrameGenerator:
     def prefill(self, row: int, embeddings: torch.Tensor) -> torch.Tensor:
         """Runs a prompt ([1, length, hidden]) into a row's cache; returns its last hidden state [1, hidden]."""
         hidden = self.backbone.prefill(embeddings, row=row)
-        self.positions[row] = embeddings.shape[1]
         self.lengths[row] = embeddings.shape[1]
         return hidden[:, -1]
 
@@ -112,14 +111,13 @@ class FrameGenerator:
     def advance(self, codes: torch.Tensor) -> torch.Tensor:
         """Feeds frames [n, codebooks] to the backbone at each row's position; returns the next hidden states."""
         rows = codes.shape[0]
-        positions = self.positions[:rows]
+        positions = torch.tensor(self.lengths[:rows], device=self.device)
         span = max(self.lengths[:rows]) + 1
         if self.backbone_graphs is not None:
             shape = (bucket(rows, self.batches), bucket(span, self.spans))
             hidden = self.backbone_graphs(shape, codes=codes, positions=positions)
         else:
             hidden = self.backbone_step(span, codes=codes, positions=positions)
-        positions += 1
         self.lengths[:rows] = [length + 1 for length in self.lengths[:rows]]
         return hidden
 
@@ -133,5 +131,4 @@ class FrameGenerator:
 
     def move_row(self, source: int, target: int) -> None:
         self.backbone.move_row(source, target)
-        self.positions[target] = self.positions[source]
         self.lengths[target] = self.lengths[source]

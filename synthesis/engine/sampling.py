@@ -29,8 +29,3 @@ class Sampler:
         noise = torch.empty_like(scaled).exponential_()
         choice = (scaled - noise.log()).argmax(dim=-1, keepdim=True)  # Gumbel-max: a draw from softmax(scaled)
         return indices.gather(1, choice)[:, 0]
-
-
-def sample(logits: torch.Tensor, *, temperature: torch.Tensor, topk: torch.Tensor, decodable: int) -> torch.Tensor:
-    """One draw with fresh settings: logits [rows, vocab] -> ids [rows]."""
-    return Sampler(temperature=temperature, topk=topk, decodable=decodable)(logits)

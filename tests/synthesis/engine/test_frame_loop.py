@@ -6,7 +6,7 @@ import torch
 
 from synthesis.engine.frames import FrameGenerator
 from synthesis.engine.prompt import PromptBuilder, Segment
-from synthesis.engine.sampling import sample
+from synthesis.engine.sampling import Sampler
 from synthesis.engine.tiny import build_tiny_model
 
 FRAMES = 12
@@ -85,7 +85,7 @@ def test_rows_in_a_batch_match_rows_alone(tiny):
 def test_sampling_never_returns_undecodable_ids():
     logits = torch.full((4, 10), -5.0)
     logits[:, 8:] = 50.0  # the codec cannot decode ids 8 and 9, and they are the model's favourites
-    ids = sample(logits, temperature=torch.full((4,), 1.0), topk=torch.tensor([1, 3, 8, 50]), decodable=8)
+    ids = Sampler(temperature=torch.full((4,), 1.0), topk=torch.tensor([1, 3, 8, 50]), decodable=8)(logits)
     assert (ids < 8).all()
 
 
@@ -93,8 +93,9 @@ def test_sampling_respects_each_rows_top_k_and_greedy_rows():
     torch.manual_seed(0)
     logits = torch.arange(20.0).repeat(3, 1)  # id 19 best, then 18, ...
     seen = [set() for _ in range(3)]
+    sample = Sampler(temperature=torch.tensor([1.0, 5.0, 0.0]), topk=torch.tensor([1, 3, 10]), decodable=20)
     for _ in range(200):
-        ids = sample(logits, temperature=torch.tensor([1.0, 5.0, 0.0]), topk=torch.tensor([1, 3, 10]), decodable=20)
+        ids = sample(logits)
         for row, value in enumerate(ids.tolist()):
             seen[row].add(value)
     assert seen[0] == {19}  # top-k 1: greedy
