@@ -32,7 +32,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 bench: install
-	$(BIN)/python -m synthesis.engine.bench $(BENCH_ARGS)
+	$(BIN)/python -m speech.engine.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

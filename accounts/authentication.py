@@ -9,7 +9,7 @@ from django.conf import settings
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 
-from synthesis.errors import Unauthorized
+from speech.errors import Unauthorized
 
 from . import selectors, services
 from .models import ApiKey

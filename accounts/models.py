@@ -22,3 +22,15 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}...)"
+
+
+def owner_field(related_name: str) -> models.ForeignKey:
+    """The `owner` of what a key makes (voices, consents, clips, sessions): deleted with its key."""
+    return models.ForeignKey(
+        ApiKey,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name=related_name,
+        help_text="The API key that made it; empty for requests without a key.",
+    )

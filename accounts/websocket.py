@@ -14,7 +14,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http.request import validate_host
 
-from synthesis.errors import Unauthorized
+from speech.errors import Unauthorized
 
 from .authentication import bearer_secret, key_for_secret, require_key
 from .models import ApiKey

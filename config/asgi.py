@@ -11,8 +11,8 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 # Static files (admin, and the offline Swagger UI / ReDoc bundles) are served by the app itself.
 django_application = ASGIStaticFilesHandler(get_asgi_application())
 
+from speech.runtime import start_engine  # noqa: E402
 from streaming.routing import websocket_urlpatterns  # noqa: E402
-from synthesis.runtime import start_engine  # noqa: E402
 
 start_engine()
 

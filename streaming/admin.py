@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils import timezone
 
-from synthesis.admin import audio_player
+from voices.admin import audio_player
 
 from .models import StreamingSession
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
@@ -28,12 +29,11 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from rest_framework import exceptions
 
 from accounts.websocket import WebSocketRejected, authenticate_websocket
-from config.errors import error_body, exception_handler
-from synthesis import audio
-from synthesis import services as speech
-from synthesis.errors import ServiceError
+from speech import audio, pipeline
+from speech.errors import ServiceError, as_service_error, error_body
 
 from . import services
+from .models import StreamingSession
 from .serializers import TextChunkSerializer
 from .services import SessionNotFound
 
@@ -63,13 +63,90 @@ class InvalidMessage(ServiceError):
     code = "invalid_message"
 
 
+class _FileWriter:
+    """The default mode: exactly one binary message per text message, a file of the audio it completed."""
+
+    def __init__(self, session: StreamingSession, send_bytes: Callable[[bytes], Awaitable[None]]) -> None:
+        self.session = session
+        self.send_bytes = send_bytes
+
+    async def speak(self, job: _Text) -> None:
+        pcm = await services.synthesize_segments(self.session, job.segments)
+        await self.send_bytes(await services.encode_file(pcm, self.session.output_format))
+
+    async def interrupted(self, job: _Text) -> None:
+        await self._send_empty()  # the interrupted message's answer
+
+    async def failed(self, job: _Text) -> None:
+        await self._send_empty()  # still one answer per message
+
+    async def cancelled(self, dropped: int) -> None:
+        for _ in range(dropped):
+            await self._send_empty()
+
+    async def _send_empty(self) -> None:
+        empty = np.zeros(0, dtype=np.float32)
+        await self.send_bytes(await services.encode_file(empty, self.session.output_format))
+
+
+class _StreamWriter:
+    """`?mode=stream`: audio as it is generated, one continuous stream per utterance, with JSON events."""
+
+    def __init__(
+        self,
+        session: StreamingSession,
+        send_bytes: Callable[[bytes], Awaitable[None]],
+        send_json: Callable[[dict], Awaitable[None]],
+    ) -> None:
+        self.session = session
+        self.send_bytes = send_bytes
+        self.send_json = send_json
+        self.encoder: audio.StreamEncoder | None = None
+
+    async def speak(self, job: _Text) -> None:
+        for text in job.segments:
+            await self.send_json({"type": "segment.started", "text": text})
+            samples = 0
+            async for pcm in services.speak_segment(self.session, text):
+                samples += pcm.size
+                data = self._encoder().write(pcm)
+                if data:
+                    await self.send_bytes(data)
+            await self.send_json({"type": "segment.done", "duration_seconds": round(samples / audio.SAMPLE_RATE, 3)})
+        if job.is_final:
+            await self._end_utterance()
+
+    async def interrupted(self, job: _Text) -> None:
+        """Nothing to say: the cancel that interrupted it ends the utterance."""
+
+    async def failed(self, job: _Text) -> None:
+        if job.is_final:
+            await self._end_utterance()
+
+    async def cancelled(self, dropped: int) -> None:
+        await self._end_utterance(cancelled=True)
+
+    def _encoder(self) -> audio.StreamEncoder:
+        if self.encoder is None:
+            self.encoder = audio.StreamEncoder(self.session.output_format, metadata=pipeline.provenance())
+        return self.encoder
+
+    async def _end_utterance(self, *, cancelled: bool = False) -> None:
+        """Ends the utterance's audio stream (its encoder's last bytes), then says so."""
+        if self.encoder is not None:
+            tail = self.encoder.close()
+            self.encoder = None
+            if tail:
+                await self.send_bytes(tail)
+        await self.send_json({"type": "audio.done", **({"cancelled": True} if cancelled else {})})
+
+
 class StreamTextConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.session = None
         self.worker: asyncio.Task | None = None
         self.job: asyncio.Task | None = None
         self.jobs: asyncio.Queue[_Text | _Cancel] = asyncio.Queue()
-        self.encoder: audio.StreamEncoder | None = None
         try:
             caller = await authenticate_websocket(self.scope)
         except WebSocketRejected as rejected:
@@ -82,7 +159,6 @@ class StreamTextConsumer(AsyncWebsocketConsumer):
         if mode not in MODES:
             await self._refuse(CLOSE_BAD_REQUEST, InvalidMessage(f"Unknown mode {mode!r}; use mode=stream or none."))
             return
-        self.streaming = mode == "stream"
         try:
             self.session = await services.aget_session(
                 self.scope["url_route"]["kwargs"]["session_id"], owner=self.owner
@@ -90,6 +166,10 @@ class StreamTextConsumer(AsyncWebsocketConsumer):
         except SessionNotFound as error:
             await self._refuse(CLOSE_NOT_FOUND, error)
             return
+        if mode == "stream":
+            self.writer = _StreamWriter(self.session, self._send_bytes, self._send_json)
+        else:
+            self.writer = _FileWriter(self.session, self._send_bytes)
         self.worker = asyncio.create_task(self._work())
 
     async def disconnect(self, code: int) -> None:
@@ -132,75 +212,31 @@ class StreamTextConsumer(AsyncWebsocketConsumer):
         while True:
             job = await self.jobs.get()
             if isinstance(job, _Cancel):
-                await self._after_cancel(job.dropped)
+                await self.writer.cancelled(job.dropped)
                 continue
-            self.job = asyncio.create_task(self._stream(job) if self.streaming else self._file(job))
+            self.job = asyncio.create_task(self.writer.speak(job))
             await asyncio.wait({self.job})  # unlike awaiting it, a cancel of the job does not end this loop
             task, self.job = self.job, None
             if task.cancelled():
-                if not self.streaming:
-                    await self.send(bytes_data=await self._empty_file())  # the interrupted message's answer
+                await self.writer.interrupted(job)
             elif task.exception() is not None:
                 await self._send_error(task.exception())
-                if not self.streaming:
-                    await self.send(bytes_data=await self._empty_file())  # still one answer per message
-                elif job.is_final:
-                    await self._end_utterance()
-            elif not self.streaming:
-                await self.send(bytes_data=task.result())
-
-    async def _file(self, job: _Text) -> bytes:
-        pcm = await services.synthesize_segments(self.session, job.segments)
-        return await services.encode_file(pcm, self.session.output_format)
-
-    async def _stream(self, job: _Text) -> None:
-        for text in job.segments:
-            await self._send_json({"type": "segment.started", "text": text})
-            samples = 0
-            async for pcm in services.speak_segment(self.session, text):
-                samples += pcm.size
-                data = self._encoder().write(pcm)
-                if data:
-                    await self.send(bytes_data=data)
-            await self._send_json({"type": "segment.done", "duration_seconds": round(samples / audio.SAMPLE_RATE, 3)})
-        if job.is_final:
-            await self._end_utterance()
-
-    async def _after_cancel(self, dropped: int) -> None:
-        if self.streaming:
-            await self._end_utterance(cancelled=True)
-            return
-        for _ in range(dropped):
-            await self.send(bytes_data=await self._empty_file())
-
-    def _encoder(self) -> audio.StreamEncoder:
-        if self.encoder is None:
-            self.encoder = audio.StreamEncoder(self.session.output_format, metadata=speech.provenance())
-        return self.encoder
-
-    async def _end_utterance(self, *, cancelled: bool = False) -> None:
-        """Ends the utterance's audio stream (its encoder's last bytes), then says so."""
-        if self.encoder is not None:
-            tail = self.encoder.close()
-            self.encoder = None
-            if tail:
-                await self.send(bytes_data=tail)
-        await self._send_json({"type": "audio.done", **({"cancelled": True} if cancelled else {})})
-
-    async def _empty_file(self) -> bytes:
-        return await services.encode_file(np.zeros(0, dtype=np.float32), self.session.output_format)
+                await self.writer.failed(job)
 
     # ---- messages ---------------------------------------------------------------------------------
     async def _send_json(self, event: dict) -> None:
         await self.send(text_data=json.dumps(event))
 
+    async def _send_bytes(self, data: bytes) -> None:
+        await self.send(bytes_data=data)
+
     async def _send_error(self, error: BaseException) -> None:
-        response = exception_handler(error, {}) if isinstance(error, Exception) else None
-        if response is None:
+        client_error = as_service_error(error) if isinstance(error, Exception) else None
+        if client_error is None:
             logger.error("Streaming failed", exc_info=error)
             body = error_body(f"Generation failed: {error}", error_type="server_error")
         else:
-            body = response.data
+            body = client_error.body
         await self._send_json({"type": "error", **body})
 
     async def _refuse(self, code: int, error: Exception) -> None:

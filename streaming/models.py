@@ -5,6 +5,10 @@ import uuid
 from django.db import models
 from django.utils import timezone
 
+from accounts.models import owner_field
+from speech.engine.sampling import DEFAULT_TEMPERATURE, DEFAULT_TOPK
+from speech.voice import SAMPLE_SPEAKER
+
 
 class StreamingSession(models.Model):
     """A voice and its parameters kept for a stream of text, with the text not yet spoken and the last segment.
@@ -14,10 +18,7 @@ class StreamingSession(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    owner = models.ForeignKey(
-        "accounts.ApiKey", null=True, blank=True, on_delete=models.CASCADE, related_name="streaming_sessions",
-        help_text="The API key that made it; empty for requests without a key.",
-    )  # fmt: skip
+    owner = owner_field(related_name="streaming_sessions")
     voice = models.ForeignKey(
         "voices.Voice", null=True, blank=True, on_delete=models.SET_NULL, related_name="streaming_sessions",
         help_text="The saved voice it speaks with (its codes are copied here); empty for an uploaded sample.",
@@ -27,9 +28,9 @@ class StreamingSession(models.Model):
     voice_codes = models.JSONField(
         null=True, blank=True, help_text="The sample's Mimi codes, [codebooks][frames] (the prepared context)."
     )
-    speaker_id = models.PositiveIntegerField(default=999)
-    temperature = models.FloatField(default=0.6)
-    topk = models.PositiveIntegerField(default=20)
+    speaker_id = models.PositiveIntegerField(default=SAMPLE_SPEAKER)
+    temperature = models.FloatField(default=DEFAULT_TEMPERATURE)
+    topk = models.PositiveIntegerField(default=DEFAULT_TOPK)
     max_audio_length_ms = models.PositiveIntegerField(
         null=True, blank=True, help_text="Cap per segment; empty means the engine's default for the text."
     )

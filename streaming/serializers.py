@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from synthesis.audio import FORMATS
-from synthesis.serializers import MAX_AUDIO_LENGTH_MS, MAX_INPUT_CHARS, MAX_TRANSCRIPT_CHARS, AudioUploadField
+from speech.audio import FORMATS
+from speech.serializers import (
+    MAX_INPUT_CHARS,
+    MAX_TRANSCRIPT_CHARS,
+    AudioUploadField,
+    DefaultSamplingFields,
+    max_audio_length_field,
+    speaker_field,
+)
+from speech.voice import SAMPLE_SPEAKER
 
 
-class StreamingSessionSerializer(serializers.Serializer):
+class StreamingSessionSerializer(DefaultSamplingFields):
     audio_file = AudioUploadField(required=False, allow_null=True, help_text="The voice sample, 1-30 s.")
     voice_id = serializers.CharField(
         required=False, allow_null=True, allow_blank=True, help_text="A saved voice's id or name instead of a sample."
@@ -20,15 +28,9 @@ class StreamingSessionSerializer(serializers.Serializer):
         default="",
         help_text="The sample's transcript.",
     )
-    speaker_id = serializers.IntegerField(
-        min_value=0, max_value=65535, required=False, allow_null=True, help_text="Default 999 for a sample."
-    )
-    temperature = serializers.FloatField(min_value=0.0, max_value=2.0, default=0.6)
-    topk = serializers.IntegerField(min_value=1, max_value=2048, default=20)
+    speaker_id = speaker_field(required=False, allow_null=True, help_text=f"Default {SAMPLE_SPEAKER}.")
     output_format = serializers.ChoiceField(choices=FORMATS, default="wav")
-    max_audio_length_ms = serializers.IntegerField(
-        min_value=80,
-        max_value=MAX_AUDIO_LENGTH_MS,
+    max_audio_length_ms = max_audio_length_field(
         required=False,
         allow_null=True,
         help_text="Cap on each segment's audio; by default a generous cap from the segment's length.",
@@ -41,8 +43,8 @@ class StreamingSessionSerializer(serializers.Serializer):
 
 
 class StreamingSessionCreatedSerializer(serializers.Serializer):
-    session_id = serializers.UUIDField()
-    message = serializers.CharField()
+    session_id = serializers.UUIDField(source="id")
+    message = serializers.CharField(default="Streaming session created successfully")
     expires_at = serializers.DateTimeField()
 
 

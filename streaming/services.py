@@ -8,7 +8,6 @@ inference never does (the engine runs it in its own thread).
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -23,19 +22,15 @@ from django.utils import timezone
 
 from accounts.models import ApiKey
 from accounts.selectors import owned_by
-from synthesis import audio
-from synthesis import services as speech
-from synthesis.engine.prompt import Segment
-from synthesis.engine.worker import FRAME_MS, default_max_ms
-from synthesis.errors import NotFound
-from synthesis.runtime import get_engine
-from voices.selectors import voice_for_speech
+from speech import pipeline
+from speech.engine.prompt import Segment
+from speech.engine.sampling import DEFAULT_TEMPERATURE, DEFAULT_TOPK
+from speech.errors import NotFound
+from speech.text import segment_text
+from speech.voice import SAMPLE_SPEAKER, Voice
+from voices.services import resolve_voice
 
 from .models import StreamingSession
-from .segmentation import segment_text
-
-DEFAULT_SPEAKER = 999
-PROMPT_TOKENS_PER_SEGMENT = 8  # <bos>[speaker] ... <eos> and the audio markers, with room to spare
 
 
 class SessionNotFound(NotFound):
@@ -48,20 +43,21 @@ async def create_session(
     voice_id: str | None = None,
     context_text: str = "",
     speaker_id: int | None = None,
-    temperature: float = 0.6,
-    topk: int = 20,
+    temperature: float = DEFAULT_TEMPERATURE,
+    topk: int = DEFAULT_TOPK,
     output_format: str = "wav",
     max_audio_length_ms: int | None = None,
     owner: ApiKey | None = None,
 ) -> StreamingSession:
     """A session of `owner` (None without a key), speaking with an uploaded sample (encoded once, here) or
     a saved voice's stored codes."""
-    if sample is not None:
-        speaker = DEFAULT_SPEAKER if speaker_id is None else speaker_id
-        voice = await speech.voice_from_sample(sample, transcript=context_text, speaker=speaker, param="audio_file")
-    else:
-        speaker = DEFAULT_SPEAKER if speaker_id is None else speaker_id
-        voice = await voice_for_speech(owner=owner, voice=voice_id or "", speaker=speaker, param="voice_id")
+    voice = await resolve_voice(
+        owner=owner,
+        voice=voice_id,
+        sample=sample,
+        transcript=context_text,
+        speaker=SAMPLE_SPEAKER if speaker_id is None else speaker_id,
+    )
     context = voice.context[0] if voice.context else None
     session = StreamingSession(
         id=uuid.uuid4(),
@@ -143,14 +139,15 @@ async def speak_segment(session: StreamingSession, text: str) -> AsyncIterator[n
     Once the segment is complete it becomes the session's previous segment (in `session` and in the
     database). Closing the iterator early cancels the generation and leaves the previous segment as it was.
     """
-    stream = speech.start_speech(
-        session_voice(session, text),
+    stream = pipeline.start_speech(
+        session_voice(session),
         text,
+        previous=previous_segment(session),
         temperature=session.temperature,
         topk=session.topk,
         max_audio_length_ms=session.max_audio_length_ms,
     )
-    async for pcm in speech.audio_chunks(stream):
+    async for pcm in pipeline.audio_chunks(stream):
         yield pcm
     if stream.last_segment is not None:
         await _remember(session, stream.last_segment)
@@ -162,29 +159,19 @@ async def synthesize_segments(session: StreamingSession, segments: list[str]) ->
     return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
 
 
-def session_voice(session: StreamingSession, text: str) -> speech.Voice:
-    """The session's voice context, followed by its previous segment when the prompt has room for it."""
+def session_voice(session: StreamingSession) -> Voice:
+    """The session's voice: its sample's codes and transcript as context (none for uncloned speech)."""
     context = []
     if session.voice_codes is not None:
         context.append(Segment(session.speaker_id, session.voice_sample_text, _tensor(session.voice_codes)))
-    if session.previous_codes is not None:
-        previous = Segment(session.speaker_id, session.previous_text, _tensor(session.previous_codes))
-        if _fits([*context, previous], text, session.max_audio_length_ms):
-            context.append(previous)
-    return speech.Voice(speaker=session.speaker_id, context=context)
+    return Voice(speaker=session.speaker_id, context=context)
 
 
-def _fits(context: list[Segment], text: str, max_audio_length_ms: int | None) -> bool:
-    """Whether the context, the text and the audio to generate fit in the model's positions.
-
-    Text is counted as one token per UTF-8 byte, an upper bound for CSM's tokenizer. Without this the
-    engine would cut the new segment's audio short to make room for the previous one.
-    """
-    wanted = (max_audio_length_ms or default_max_ms(text)) // FRAME_MS
-    texts = [segment.text for segment in context] + [text]
-    tokens = sum(len(piece.encode()) + PROMPT_TOKENS_PER_SEGMENT for piece in texts)
-    frames = sum(segment.frames for segment in context)
-    return tokens + frames + wanted <= get_engine().generator.max_positions
+def previous_segment(session: StreamingSession) -> Segment | None:
+    """The segment the session spoke last, which the engine keeps in the prompt when it fits."""
+    if session.previous_codes is None:
+        return None
+    return Segment(session.speaker_id, session.previous_text, _tensor(session.previous_codes))
 
 
 def _tensor(codes: list[list[int]]) -> torch.Tensor:
@@ -199,6 +186,12 @@ async def _remember(session: StreamingSession, segment: Segment) -> None:
     )
 
 
+async def stream_text(session_id: str | uuid.UUID, text_chunk: str, *, is_final: bool, owner: ApiKey | None) -> bytes:
+    """Adds a chunk to the owner's session; a WAV of the segments it completed (no samples when none)."""
+    session, segments = await afeed_text(session_id, text_chunk, is_final=is_final, owner=owner)
+    return await encode_file(await synthesize_segments(session, segments), "wav")
+
+
 async def encode_file(pcm: np.ndarray, fmt: str) -> bytes:
     """One self-contained file of `fmt`, never empty bytes (Daphne drops empty WebSocket messages).
 
@@ -207,4 +200,4 @@ async def encode_file(pcm: np.ndarray, fmt: str) -> bytes:
     """
     if not pcm.size and fmt != "wav":
         pcm = np.zeros(1, dtype=np.float32)
-    return await asyncio.to_thread(audio.encode, pcm, fmt, metadata=speech.provenance())
+    return await pipeline.encode(pcm, fmt)

@@ -8,13 +8,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
-from synthesis import audio
-from synthesis.serializers import ErrorSerializer
+from speech.audio import CONTENT_TYPES
+from speech.serializers import error_responses
 
 from . import services
 from .serializers import StreamingSessionCreatedSerializer, StreamingSessionSerializer, StreamTextSerializer
 
-ERROR_RESPONSES = {status: ErrorSerializer for status in (400, 404, 413, 503)}
+ERROR_RESPONSES = error_responses(400, 404, 413, 503)
 
 
 class StreamingSessionView(AsyncAPIView):
@@ -45,13 +45,7 @@ class StreamingSessionView(AsyncAPIView):
             max_audio_length_ms=data.get("max_audio_length_ms"),
             owner=request.auth,
         )
-        return Response(
-            {
-                "session_id": str(session.id),
-                "message": "Streaming session created successfully",
-                "expires_at": session.expires_at,
-            }
-        )
+        return Response(StreamingSessionCreatedSerializer(session).data)
 
 
 class StreamTextView(AsyncAPIView):
@@ -73,8 +67,7 @@ class StreamTextView(AsyncAPIView):
         serializer = StreamTextSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        session, segments = await services.afeed_text(
+        wav = await services.stream_text(
             data["session_id"], data["text_chunk"], is_final=data["is_final"], owner=request.auth
         )
-        pcm = await services.synthesize_segments(session, segments)
-        return HttpResponse(await services.encode_file(pcm, "wav"), content_type=audio.CONTENT_TYPES["wav"])
+        return HttpResponse(wav, content_type=CONTENT_TYPES["wav"])

@@ -1,14 +1,8 @@
 from django.contrib import admin
-from django.utils.html import format_html
+
+from voices.admin import audio_player
 
 from .models import Clip
-
-
-def audio_player(field, *, preload: str = "none") -> str:
-    """An <audio> player for a stored file (empty when there is none)."""
-    if not field:
-        return "—"
-    return format_html('<audio controls preload="{}" src="{}"></audio>', preload, field.url)
 
 
 @admin.register(Clip)

@@ -5,6 +5,8 @@ from pathlib import PurePath
 
 from django.db import models
 
+from accounts.models import owner_field
+
 
 class Clip(models.Model):
     """A generated clip: what was asked, with which voice, and the stored audio."""
@@ -17,10 +19,7 @@ class Clip(models.Model):
     voice_sample_text = models.TextField(blank=True)
     file = models.FileField(upload_to="clips/")
     duration_seconds = models.FloatField()
-    owner = models.ForeignKey(
-        "accounts.ApiKey", null=True, blank=True, on_delete=models.CASCADE, related_name="clips",
-        help_text="The API key that made it; empty for requests without a key.",
-    )  # fmt: skip
+    owner = owner_field(related_name="clips")
     voice = models.ForeignKey(
         "voices.Voice", null=True, blank=True, on_delete=models.SET_NULL, related_name="clips",
         help_text="The saved voice it was spoken with (empty for built-in voices and one-off samples).",

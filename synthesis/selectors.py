@@ -9,8 +9,8 @@ from django.conf import settings
 from accounts.authentication import require_key
 from accounts.models import ApiKey
 from accounts.selectors import owned_by
+from speech.errors import NotFound
 
-from .errors import NotFound
 from .models import Clip
 from .signing import audio_url, signature_valid
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 
@@ -15,14 +14,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.throttling import SynthesisRateThrottle
-from voices.selectors import voice_for_speech
+from speech import audio, pipeline
+from speech.errors import NotFound
+from speech.runtime import MODEL_IDS, MODELS_CREATED, engine_state
+from speech.serializers import ErrorSerializer, error_responses
 
-from . import audio, selectors, services
-from .errors import NotFound, ServiceError
-from .runtime import engine_state
+from . import selectors, services
 from .serializers import (
-    MODEL_IDS,
-    ErrorSerializer,
     ModelListSerializer,
     ModelSerializer,
     SpeechSerializer,
@@ -34,20 +32,14 @@ AUDIO_RESPONSES = {
     (200, content_type): OpenApiResponse(OpenApiTypes.BINARY, description=f"{fmt} audio")
     for fmt, content_type in audio.CONTENT_TYPES.items()
 }
-ERROR_RESPONSES = {status: ErrorSerializer for status in (400, 401, 404, 413, 429, 503)}
+ERROR_RESPONSES = error_responses(400, 401, 404, 413, 429, 503)
 INSTRUCTIONS_HEADER = "X-Instructions-Ignored"
-MODELS_CREATED = 1741824000  # csm-1b's release, 2025-03-13; also the built-in voices' created_at
 
 
-def _sampling(data: dict) -> dict:
-    return {key: data.get(key) for key in ("temperature", "topk", "max_audio_length_ms")}
-
-
-def _audio_response(stream_or_bytes, fmt: str, headers: dict | None = None) -> HttpResponse:
-    content_type = audio.CONTENT_TYPES[fmt]
-    if isinstance(stream_or_bytes, bytes):
-        return HttpResponse(stream_or_bytes, content_type=content_type, headers=headers)
-    return StreamingHttpResponse(stream_or_bytes, content_type=content_type, headers=headers)
+def _response(speech: services.Speech, headers: dict | None = None) -> HttpResponse:
+    if speech.streamed:
+        return StreamingHttpResponse(speech.body, content_type=speech.content_type, headers=headers)
+    return HttpResponse(speech.body, content_type=speech.content_type, headers=headers)
 
 
 class SpeechView(AsyncAPIView):
@@ -68,35 +60,23 @@ class SpeechView(AsyncAPIView):
         serializer = SpeechSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        fmt = data.get("response_format") or "mp3"
-        speed = data.get("speed") or 1.0
-        # `stream: true`, or a stream_format given explicitly, streams the audio as it is generated.
-        streaming = bool(data.get("stream")) or data.get("stream_format") in ("audio", "sse")
-        if streaming and speed != 1.0:
-            raise ServiceError("speed other than 1.0 is not supported with streaming.", param="speed")
-        if data.get("voice_sample"):
-            sample = services.decode_base64_sample(data["voice_sample"])
-            voice = await services.voice_from_sample(
-                sample,
-                transcript=data.get("voice_sample_text") or "",
-                speaker=data.get("speaker_id") or 0,
-                param="voice_sample",
-            )
-        else:
-            voice = await voice_for_speech(owner=request.auth, voice=data["voice"], speaker=data.get("speaker_id"))
+        speech = await services.create_speech(
+            owner=request.auth,
+            text=data["input"],
+            voice=data["voice"],
+            voice_sample=data.get("voice_sample"),
+            voice_sample_text=data.get("voice_sample_text") or "",
+            speaker_id=data.get("speaker_id"),
+            response_format=data.get("response_format") or "mp3",
+            speed=data.get("speed") or 1.0,
+            stream=bool(data.get("stream")),
+            stream_format=data.get("stream_format"),
+            sampling=pipeline.sampling_of(data),
+        )
         headers = {}
         if data.get("instructions"):
             headers[INSTRUCTIONS_HEADER] = "CSM cannot follow style instructions; they were ignored."
-        if data.get("stream_format") == "sse":
-            stream = services.start_speech(voice, data["input"], **_sampling(data))
-            events = await services.started(services.sse_events(stream, fmt, input_tokens=len(data["input"])))
-            return StreamingHttpResponse(events, content_type="text/event-stream", headers=headers)
-        if streaming:
-            stream = services.start_speech(voice, data["input"], **_sampling(data))
-            return _audio_response(await services.started(services.encoded_stream(stream, fmt)), fmt, headers)
-        pcm = await services.synthesize(voice, data["input"], speed=speed, **_sampling(data))
-        body = await asyncio.to_thread(audio.encode, pcm, fmt, metadata=services.provenance())
-        return _audio_response(body, fmt, headers)
+        return _response(speech, headers)
 
 
 class VoiceCloneView(AsyncAPIView):
@@ -116,26 +96,21 @@ class VoiceCloneView(AsyncAPIView):
         serializer = VoiceCloneSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        if data.get("audio_file"):
-            voice = await services.voice_from_sample(
-                data["audio_file"].read(),
-                transcript=data["context_text"],
-                speaker=data["speaker_id"],
-                param="audio_file",
-            )
-        else:
-            voice = await voice_for_speech(
-                owner=request.auth, voice=data["voice_id"], speaker=data["speaker_id"], param="voice_id"
-            )
-        fmt = data["output_format"]
-        if data["stream"]:
-            stream = services.start_speech(voice, data["text"], **_sampling(data))
-            return _audio_response(await services.started(services.encoded_stream(stream, fmt)), fmt)
-        parameters = {**_sampling(data), "speaker_id": voice.speaker}  # a saved voice speaks as its own speaker
-        clip = await services.synthesize_clip(
-            voice, data["text"], output_format=fmt, parameters=parameters, owner=request.auth
+        result = await services.voice_clone(
+            owner=request.auth,
+            text=data["text"],
+            sample=data["audio_file"].read() if data.get("audio_file") else None,
+            voice_id=data.get("voice_id"),
+            context_text=data["context_text"],
+            speaker_id=data["speaker_id"],
+            output_format=data["output_format"],
+            stream=data["stream"],
+            sampling=pipeline.sampling_of(data),
         )
-        return Response({"audio_url": selectors.clip_url(clip), "duration_seconds": clip.duration_seconds})
+        if isinstance(result, services.Speech):
+            return _response(result)
+        clip = {"audio_url": selectors.clip_url(result), "duration_seconds": result.duration_seconds}
+        return Response(VoiceCloneResultSerializer(clip).data)
 
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -182,7 +157,7 @@ class AudioFileView(APIView):
 
 
 def _model(model_id: str) -> dict:
-    return {"id": model_id, "object": "model", "created": MODELS_CREATED, "owned_by": "sesame"}
+    return ModelSerializer({"id": model_id, "created": MODELS_CREATED}).data
 
 
 class ModelListView(APIView):
@@ -192,7 +167,8 @@ class ModelListView(APIView):
         operation_id="listModels", summary="Models (csm-1b and its OpenAI aliases)", responses=ModelListSerializer
     )
     def get(self, request):
-        return Response({"object": "list", "data": [_model(model_id) for model_id in MODEL_IDS]})
+        models = [{"id": model_id, "created": MODELS_CREATED} for model_id in MODEL_IDS]
+        return Response(ModelListSerializer({"data": models}).data)
 
 
 class ModelDetailView(APIView):

@@ -1,9 +1,15 @@
 from django.contrib import admin
 from django.db.models import Count
-
-from synthesis.admin import audio_player
+from django.utils.html import format_html
 
 from .models import Voice, VoiceConsent
+
+
+def audio_player(field, *, preload: str = "none") -> str:
+    """An <audio> player for a stored file (empty when there is none); the admins of clips and sessions use it."""
+    if not field:
+        return "—"
+    return format_html('<audio controls preload="{}" src="{}"></audio>', preload, field.url)
 
 
 class VoiceInline(admin.TabularInline):

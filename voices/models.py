@@ -7,7 +7,8 @@ import numpy as np
 import torch
 from django.db import models
 
-from synthesis.services import BUILTIN_VOICES
+from accounts.models import owner_field
+from speech.voice import BUILTIN_VOICES, DEFAULT_SPEAKER
 
 
 def _random_id(prefix: str) -> str:
@@ -42,10 +43,7 @@ class VoiceConsent(models.Model):
     name = models.CharField(max_length=200)
     language = models.CharField(max_length=35, help_text="BCP 47 tag of the consent phrase, e.g. en-US.")
     recording = models.FileField(upload_to=consent_recording_path, max_length=200)
-    owner = models.ForeignKey(
-        "accounts.ApiKey", null=True, blank=True, on_delete=models.CASCADE, related_name="voice_consents",
-        help_text="The API key that made it; empty for requests without a key.",
-    )  # fmt: skip
+    owner = owner_field(related_name="voice_consents")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -63,13 +61,10 @@ class Voice(models.Model):
     name = models.CharField(max_length=200, db_index=True)
     sample = models.FileField(upload_to=voice_sample_path, max_length=200)
     transcript = models.TextField(blank=True, help_text="What the sample says; cloning is better with it.")
-    speaker_id = models.PositiveIntegerField(default=0)
+    speaker_id = models.PositiveIntegerField(default=DEFAULT_SPEAKER)
     # RESTRICT: a consent in use cannot be deleted, except together with its voices (deleting their key).
     consent = models.ForeignKey(VoiceConsent, on_delete=models.RESTRICT, related_name="voices")
-    owner = models.ForeignKey(
-        "accounts.ApiKey", null=True, blank=True, on_delete=models.CASCADE, related_name="voices",
-        help_text="The API key that made it; empty for requests without a key.",
-    )  # fmt: skip
+    owner = owner_field(related_name="voices")
     shared = models.BooleanField(
         default=False, help_text="Share with every key: listed for everyone and usable by id or name."
     )

@@ -1,4 +1,4 @@
-"""Reads for voices and consents, and the resolution of a requested voice to what the engine speaks with."""
+"""Reads for voices and consents: pages, lookups by id, and which saved voice a requested name means."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ import logging
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from accounts.models import ApiKey
 from accounts.selectors import owned_by
-from synthesis import services as speech
-from synthesis.engine.prompt import Segment
-from synthesis.errors import NotFound
+from speech.engine.prompt import Segment
+from speech.errors import NotFound
+from speech.voice import BUILTIN_VOICES
+from speech.voice import Voice as SpokenVoice
 
 from .models import Voice, VoiceConsent
 
@@ -100,7 +100,7 @@ def find_voice(*, owner: ApiKey | None, voice: str) -> Voice | None:
     )
     if found is not None:
         return found
-    if voice.lower() in speech.BUILTIN_VOICES:
+    if voice.lower() in BUILTIN_VOICES:
         return Voice.objects.filter(builtin_name=voice.lower()).first() or default_voice()
     found = usable.filter(name__iexact=voice).order_by("-created_at").first()
     if found is None:
@@ -120,34 +120,13 @@ def default_voice() -> Voice | None:
     return found
 
 
-def speech_voice(saved: Voice) -> speech.Voice:
+def speech_voice(saved: Voice) -> SpokenVoice:
     """What the engine speaks with for a saved voice: its stored codes as context, never a re-encoding."""
     segment = Segment(saved.speaker_id, saved.transcript, saved.codes_tensor())
-    return speech.Voice(
+    return SpokenVoice(
         speaker=saved.speaker_id,
         context=[segment],
         sample_text=saved.transcript,
         saved_voice_id=saved.pk,
         consent_id=saved.consent_id,
     )
-
-
-async def voice_for_speech(
-    *, owner: ApiKey | None, voice: str, speaker: int | None = None, param: str = "voice"
-) -> speech.Voice:
-    """The voice a request asks for by id or name (`voice` in /v1/audio/speech, `voice_id` elsewhere).
-
-    Saved voices speak with their stored codes and speaker id; an unmapped built-in name without a default
-    voice is uncloned speech (with `speaker`, else speaker 0). Unknown names and ids: NotFound for `param`.
-    """
-    from . import services  # services import selectors
-
-    try:
-        saved = await sync_to_async(find_voice)(owner=owner, voice=voice)
-    except NotFound as error:
-        raise NotFound(error.message, param=param) from None
-    if saved is None:
-        return speech.Voice(speaker=speech.DEFAULT_SPEAKER if speaker is None else speaker, context=[])
-    if saved.codes_model != settings.CSM_MODEL:
-        saved = await services.reencode_voice(voice=saved)
-    return speech_voice(saved)

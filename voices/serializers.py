@@ -8,15 +8,17 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from synthesis.serializers import MAX_TRANSCRIPT_CHARS, AudioUploadField
+from speech.serializers import MAX_TRANSCRIPT_CHARS, AudioUploadField, speaker_field
 
 _BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 
 
 @extend_schema_field(OpenApiTypes.INT)
 class UnixTimeField(serializers.Field):
+    """A datetime (or a Unix time already) as Unix seconds."""
+
     def to_representation(self, value) -> int:
-        return int(value.timestamp())
+        return int(value) if isinstance(value, int | float) else int(value.timestamp())
 
 
 class PageQuerySerializer(serializers.Serializer):
@@ -40,14 +42,11 @@ class ConsentUpdateSerializer(serializers.Serializer):
 
 
 class ConsentSerializer(serializers.Serializer):
-    object = serializers.SerializerMethodField()
+    object = serializers.CharField(default="audio.voice_consent")
     id = serializers.CharField()
     name = serializers.CharField()
     language = serializers.CharField()
     created_at = UnixTimeField()
-
-    def get_object(self, consent) -> str:
-        return "audio.voice_consent"
 
 
 class ConsentListSerializer(serializers.Serializer):
@@ -72,21 +71,17 @@ class VoiceCreateSerializer(serializers.Serializer):
     transcript = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, default="", max_length=MAX_TRANSCRIPT_CHARS
     )
-    speaker_id = serializers.IntegerField(min_value=0, max_value=65535, required=False, allow_null=True)
+    speaker_id = speaker_field(required=False, allow_null=True)
 
 
 class VoiceSerializer(serializers.Serializer):
-    object = serializers.SerializerMethodField()
+    """A saved voice (type `audio_sample`), or one of OpenAI's built-in names (type `builtin`)."""
+
+    object = serializers.CharField(default="audio.voice")
     id = serializers.CharField()
     name = serializers.CharField()
     created_at = UnixTimeField()
-    type = serializers.SerializerMethodField()
-
-    def get_object(self, voice) -> str:
-        return "audio.voice"
-
-    def get_type(self, voice) -> str:
-        return "audio_sample"
+    type = serializers.ChoiceField(choices=["audio_sample", "builtin"], default="audio_sample")
 
 
 class VoiceNameSerializer(serializers.Serializer):

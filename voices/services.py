@@ -1,5 +1,6 @@
-"""Writes for voices and consents. Audio is decoded in a worker thread and encoded by the engine, never in
-the database thread."""
+"""Writes for voices and consents, and the one resolution of a request's voice (a sample, or a saved voice by
+id or name) to what the engine speaks with. Audio is decoded in a worker thread and encoded by the engine,
+never in the database thread; database work crosses into async code here, through `sync_to_async`."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from django.db import transaction
 from django.db.models import RestrictedError
 
 from accounts.models import ApiKey
-from synthesis import audio
-from synthesis import services as speech
-from synthesis.errors import ConsentInUse
+from speech import audio, pipeline
+from speech.errors import ConsentInUse, NotFound
+from speech.voice import DEFAULT_SPEAKER
+from speech.voice import Voice as SpokenVoice
 
 from . import selectors
 from .models import Voice, VoiceConsent
@@ -67,11 +69,11 @@ async def create_voice(
     sample: bytes,
     filename: str,
     transcript: str = "",
-    speaker_id: int = speech.DEFAULT_SPEAKER,
+    speaker_id: int = DEFAULT_SPEAKER,
 ) -> Voice:
     """A voice from a sample and a consent of the same owner; its Mimi codes are computed here, once."""
     consent = await sync_to_async(selectors.get_consent)(owner=owner, consent_id=consent_id, param="consent")
-    prepared = await speech.voice_from_sample(sample, transcript=transcript, speaker=speaker_id, param="audio_sample")
+    prepared = await pipeline.voice_from_sample(sample, transcript=transcript, speaker=speaker_id, param="audio_sample")
     voice = Voice(owner=owner, name=name, consent=consent, transcript=transcript, speaker_id=speaker_id)
     voice.set_codes(prepared.context[0].codes, model=settings.CSM_MODEL)
     return await sync_to_async(_save_voice)(voice=voice, sample=sample, filename=filename)
@@ -86,7 +88,7 @@ def _save_voice(*, voice: Voice, sample: bytes, filename: str) -> Voice:
 async def reencode_voice(*, voice: Voice) -> Voice:
     """Recomputes a voice's codes with the current model's codec (its codes were made by another model)."""
     sample = await sync_to_async(_read_sample)(voice=voice)
-    prepared = await speech.voice_from_sample(
+    prepared = await pipeline.voice_from_sample(
         sample, transcript=voice.transcript, speaker=voice.speaker_id, param="voice"
     )
     voice.set_codes(prepared.context[0].codes, model=settings.CSM_MODEL)
@@ -103,3 +105,42 @@ def delete_voice(*, owner: ApiKey | None, voice_id: str) -> str:
     """Deletes one of the owner's voices and its sample file (shared voices of other owners are 404)."""
     selectors.get_owned_voice(owner=owner, voice_id=voice_id).delete()
     return voice_id
+
+
+async def resolve_voice(
+    *,
+    owner: ApiKey | None,
+    voice: str | None = None,
+    sample: bytes | None = None,
+    transcript: str = "",
+    speaker: int = DEFAULT_SPEAKER,
+    voice_param: str = "voice_id",
+    sample_param: str = "audio_file",
+) -> SpokenVoice:
+    """What a request speaks with: an uploaded `sample` (cloned for this request, as `speaker`), else the voice
+    it names by id or name.
+
+    Saved voices speak with their stored codes and speaker id (re-encoded first when another model made the
+    codes); an unmapped built-in name without a default voice is uncloned speech as `speaker`. Unknown names
+    and ids: NotFound for `voice_param`; a bad sample: InvalidAudio for `sample_param`.
+    """
+    if sample is not None:
+        return await pipeline.voice_from_sample(sample, transcript=transcript, speaker=speaker, param=sample_param)
+    try:
+        saved = await sync_to_async(selectors.find_voice)(owner=owner, voice=voice or "")
+    except NotFound as error:
+        raise NotFound(error.message, param=voice_param) from None
+    if saved is None:
+        return SpokenVoice(speaker=speaker, context=[])
+    if saved.codes_model != settings.CSM_MODEL:
+        saved = await reencode_voice(voice=saved)
+    return selectors.speech_voice(saved)
+
+
+# The list endpoints share their URLs with async creates, so their views are async too: the reads cross here.
+async def list_consents(*, owner: ApiKey | None, after: str | None, limit: int) -> selectors.Page[VoiceConsent]:
+    return await sync_to_async(selectors.list_consents)(owner=owner, after=after, limit=limit)
+
+
+async def list_voices(*, owner: ApiKey | None) -> list[Voice]:
+    return await sync_to_async(selectors.list_voices)(owner=owner)

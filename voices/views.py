@@ -7,16 +7,15 @@ async (the audio work runs off the database thread); the others are plain DRF vi
 from __future__ import annotations
 
 from adrf.views import APIView as AsyncAPIView
-from asgiref.sync import sync_to_async
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.throttling import SynthesisRateThrottle
-from synthesis.serializers import MODEL_IDS, ErrorSerializer
-from synthesis.services import BUILTIN_VOICES, DEFAULT_SPEAKER
-from synthesis.views import MODELS_CREATED
+from speech.runtime import MODEL_IDS, MODELS_CREATED
+from speech.serializers import error_responses
+from speech.voice import BUILTIN_VOICES, DEFAULT_SPEAKER
 
 from . import selectors, services
 from .serializers import (
@@ -33,7 +32,7 @@ from .serializers import (
     VoiceSerializer,
 )
 
-ERRORS = {status: ErrorSerializer for status in (400, 401, 404, 413, 429, 503)}
+ERRORS = error_responses(400, 401, 404, 413, 429, 503)
 PAGE_PARAMETERS = [
     OpenApiParameter("after", str, description="List the objects after this id (the previous page's last_id)."),
     OpenApiParameter("limit", int, description="1 to 100, default 20."),
@@ -42,13 +41,10 @@ PAGE_PARAMETERS = [
 
 def _consent_page(page: selectors.Page) -> dict:
     items = page.items
-    return {
-        "object": "list",
-        "data": ConsentSerializer(items, many=True).data,
-        "first_id": items[0].pk if items else None,
-        "last_id": items[-1].pk if items else None,
-        "has_more": page.has_more,
-    }
+    first_id, last_id = (items[0].pk, items[-1].pk) if items else (None, None)
+    return ConsentListSerializer(
+        {"data": items, "first_id": first_id, "last_id": last_id, "has_more": page.has_more}
+    ).data
 
 
 class ConsentListView(AsyncAPIView):
@@ -61,7 +57,7 @@ class ConsentListView(AsyncAPIView):
     async def get(self, request):
         query = PageQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        page = await sync_to_async(selectors.list_consents)(
+        page = await services.list_consents(
             owner=request.auth, after=query.validated_data.get("after") or None, limit=query.validated_data["limit"]
         )
         return Response(_consent_page(page))
@@ -116,11 +112,10 @@ class ConsentDetailView(APIView):
     )
     def delete(self, request, consent_id: str):
         deleted = services.delete_consent(owner=request.auth, consent_id=consent_id)
-        return Response({"id": deleted, "object": "audio.voice_consent", "deleted": True})
+        return Response(ConsentDeletedSerializer({"id": deleted}).data)
 
 
-def _builtin_voice(name: str) -> dict:
-    return {"object": "audio.voice", "id": name, "name": name, "created_at": MODELS_CREATED, "type": "builtin"}
+BUILTIN = [{"id": name, "name": name, "created_at": MODELS_CREATED, "type": "builtin"} for name in BUILTIN_VOICES]
 
 
 class VoiceListView(AsyncAPIView):
@@ -140,10 +135,9 @@ class VoiceListView(AsyncAPIView):
         responses={200: VoiceListSerializer, **ERRORS},
     )
     async def get(self, request):
-        saved = await sync_to_async(selectors.list_voices)(owner=request.auth)
-        data = [*VoiceSerializer(saved, many=True).data, *(_builtin_voice(name) for name in BUILTIN_VOICES)]
-        voices = [{"id": voice["id"], "name": voice["name"]} for voice in data]
-        return Response({"object": "list", "data": data, "voices": voices})
+        saved = await services.list_voices(owner=request.auth)
+        voices = [*saved, *BUILTIN]
+        return Response(VoiceListSerializer({"data": voices, "voices": voices}).data)
 
     @extend_schema(
         operation_id="createVoice",
@@ -181,7 +175,7 @@ class VoiceDetailView(APIView):
     )
     def delete(self, request, voice_id: str):
         deleted = services.delete_voice(owner=request.auth, voice_id=voice_id)
-        return Response({"id": deleted, "deleted": True, "object": "audio.voice.deleted"})
+        return Response(VoiceDeletedSerializer({"id": deleted}).data)
 
 
 class AudioModelListView(APIView):
@@ -193,4 +187,4 @@ class AudioModelListView(APIView):
         responses=AudioModelListSerializer,
     )
     def get(self, request):
-        return Response({"models": [{"id": model_id} for model_id in MODEL_IDS]})
+        return Response(AudioModelListSerializer({"models": [{"id": model_id} for model_id in MODEL_IDS]}).data)

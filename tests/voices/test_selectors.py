@@ -7,8 +7,8 @@ import torch
 from asgiref.sync import async_to_sync
 
 from accounts.services import create_api_key
-from synthesis.errors import NotFound
-from voices import selectors
+from speech.errors import NotFound
+from voices import selectors, services
 from voices.models import Voice, VoiceConsent
 
 pytestmark = pytest.mark.django_db
@@ -77,16 +77,16 @@ def test_keys_required_means_no_key_owns_nothing(settings):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_voice_for_speech_gives_the_engine_the_stored_context():
+def test_resolve_voice_gives_the_engine_the_stored_context():
     voice = _voice("a")
-    spoken = async_to_sync(selectors.voice_for_speech)(owner=None, voice=voice.pk, speaker=9)
+    spoken = async_to_sync(services.resolve_voice)(owner=None, voice=voice.pk, speaker=9)
     assert spoken.speaker == 4  # the saved voice's speaker, whatever the request says
     assert (spoken.saved_voice_id, spoken.consent_id) == (voice.pk, voice.consent_id)
     (segment,) = spoken.context
     assert (segment.speaker, segment.text) == (4, "")
     assert torch.equal(segment.codes, torch.arange(12).reshape(3, 4))
-    uncloned = async_to_sync(selectors.voice_for_speech)(owner=None, voice="sage", speaker=9)
+    uncloned = async_to_sync(services.resolve_voice)(owner=None, voice="sage", speaker=9)
     assert (uncloned.speaker, uncloned.context) == (9, [])
     with pytest.raises(NotFound) as error:
-        async_to_sync(selectors.voice_for_speech)(owner=None, voice="nobody", param="voice_id")
+        async_to_sync(services.resolve_voice)(owner=None, voice="nobody", voice_param="voice_id")
     assert error.value.param == "voice_id"

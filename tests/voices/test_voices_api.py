@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.files.storage import default_storage
 
-from synthesis.services import BUILTIN_VOICES
+from speech.voice import BUILTIN_VOICES
 from tests.audio_checks import decode
 from tests.conftest import SAMPLE_TEXT
 from tests.fixtures import FIXTURES_DIR

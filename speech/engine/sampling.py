@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import torch
 
+# The sampling a request gets when it asks for none: every endpoint and model field takes these.
+DEFAULT_TEMPERATURE = 0.6
+DEFAULT_TOPK = 20
+
 
 class Sampler:
     """The settings of rows [rows] prepared once (a frame samples every codebook with them).

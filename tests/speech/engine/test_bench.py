@@ -10,7 +10,7 @@ from pathlib import Path
 def test_bench_prints_and_appends_its_table(tmp_path: Path) -> None:
     report = tmp_path / "benchmarks.md"
     report.write_text("# Benchmarks\n")
-    command = [sys.executable, "-m", "synthesis.engine.bench", "--device", "cpu", "--dtype", "float32"]
+    command = [sys.executable, "-m", "speech.engine.bench", "--device", "cpu", "--dtype", "float32"]
     command += ["--frames", "4", "--concurrency", "1,2", "--check"]
     result = subprocess.run([*command, "--append", str(report)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr

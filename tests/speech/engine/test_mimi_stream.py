@@ -5,7 +5,7 @@ import torch
 from transformers import MimiConfig, MimiModel
 from transformers.models.mimi.modeling_mimi import MimiEuclideanCodebook, MimiLayerScale
 
-from synthesis.engine.mimi_stream import MimiStreamDecoder
+from speech.engine.mimi_stream import MimiStreamDecoder
 
 N_FRAMES = 12
 SLIDING_WINDOW = 5  # transformer steps (2 per frame): much shorter than 12 frames, and odd to straddle frames

@@ -2,7 +2,7 @@
 
 import pytest
 
-from streaming.segmentation import LONG_CHARS, MAX_CHARS, Segmented, segment_text
+from speech.text import LONG_CHARS, MAX_CHARS, Segmented, segment_text, split_sentences
 
 
 def feed(chunks: list[str], *, final: bool = True) -> list[list[str]]:
@@ -98,3 +98,25 @@ def test_text_without_spaces_is_cut_at_the_maximum():
     result = segment_text("x" * (MAX_CHARS + 10), is_final=False)
     assert result.segments == ["x" * MAX_CHARS]
     assert result.rest == "x" * 10
+
+
+def test_splits_at_sentence_ends_keeping_closing_quotes():
+    text = 'Hello there. How are you? I am fine!  She said "really." Costs 3.5 pounds.'
+    assert split_sentences(text) == [
+        "Hello there.",
+        "How are you?",
+        "I am fine!",
+        'She said "really."',
+        "Costs 3.5 pounds.",
+    ]
+
+
+def test_long_sentences_are_cut_at_clauses_then_words():
+    text = ", ".join(["a clause of several words"] * 40) + "."
+    pieces = split_sentences(text, max_chars=100)
+    assert all(len(piece) <= 100 for piece in pieces)
+    assert " ".join(pieces).replace(" ", "") == text.replace(" ", "")
+
+
+def test_blank_text_gives_nothing():
+    assert split_sentences("   ") == []

@@ -1,9 +1,9 @@
 """Engine benchmark: our frame loop and engine against transformers' generate(), side by side.
 
-    python -m synthesis.engine.bench                       # tiny-random on this machine
-    python -m synthesis.engine.bench --model full-size --frames 4 --concurrency 1,4
-    python -m synthesis.engine.bench --compile --append docs/benchmarks.md
-    python -m synthesis.engine.bench --model full-size --check     # on a GPU: CUDA graphs checked, then timed
+    python -m speech.engine.bench                       # tiny-random on this machine
+    python -m speech.engine.bench --model full-size --frames 4 --concurrency 1,4
+    python -m speech.engine.bench --compile --append docs/benchmarks.md
+    python -m speech.engine.bench --model full-size --check     # on a GPU: CUDA graphs checked, then timed
 
 Reports, for ours and generate() side by side: ms per frame and real-time factor at batch 1 (on CUDA
 also ours without CUDA graphs; with --compile also CSM_COMPILE), time to first audio for a 10 s voice,
@@ -344,7 +344,7 @@ def _report(args: argparse.Namespace, loaded: LoadedModel, rows: list[Row]) -> s
         f"### {args.model} on {loaded.device.type} ({str(loaded.dtype).removeprefix('torch.')}), "
         f"{datetime.date.today().isoformat()}",
         "",
-        f"- command: `python -m synthesis.engine.bench {' '.join(sys.argv[1:])}`".rstrip(),
+        f"- command: `python -m speech.engine.bench {' '.join(sys.argv[1:])}`".rstrip(),
         f"- machine: {_machine(loaded.device)}; torch {torch.__version__}; python {platform.python_version()}",
         f"- {args.frames} timed frames per measurement",
         "",

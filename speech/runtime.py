@@ -13,6 +13,9 @@ from .errors import EngineUnavailable
 
 logger = logging.getLogger(__name__)
 
+MODEL_IDS = ("csm-1b", "tts-1", "tts-1-hd", "gpt-4o-mini-tts")  # csm-1b and the OpenAI names clients send
+MODELS_CREATED = 1741824000  # csm-1b's release, 2025-03-13; also the built-in voices' created_at
+
 _lock = threading.Lock()
 _state: dict = {"status": "not started", "error": None, "engine": None}
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from synthesis.engine.frames import FrameGenerator
-from synthesis.engine.prompt import PromptBuilder, Segment
-from synthesis.engine.sampling import Sampler
-from synthesis.engine.tiny import build_tiny_model
+from speech.engine.frames import FrameGenerator
+from speech.engine.prompt import PromptBuilder, Segment
+from speech.engine.sampling import Sampler
+from speech.engine.tiny import build_tiny_model
 
 FRAMES = 12
 
@@ -115,7 +115,7 @@ def test_bucketed_steps_match_direct_steps(tiny):
     """The CUDA-graph path pads n rows to a batch bucket and the backbone's attended length to a span
     bucket; run eagerly on CPU it must give the same codes as the direct steps, also while a row crosses a
     span boundary (256) and after a row leaves."""
-    from synthesis.engine.graphs import batch_buckets
+    from speech.engine.graphs import batch_buckets
 
     model, processor = tiny
     assert batch_buckets(12) == [1, 2, 4, 8, 12]

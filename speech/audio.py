@@ -15,7 +15,7 @@ import av.filter
 import numpy as np
 import soxr
 
-from synthesis.errors import AudioTooLarge, InvalidAudio, ServiceError
+from .errors import AudioTooLarge, InvalidAudio, ServiceError
 
 SAMPLE_RATE = 24_000
 CONTENT_TYPES: dict[str, str] = {

@@ -5,8 +5,8 @@ import av
 import numpy as np
 import pytest
 
-from synthesis import audio
-from synthesis.errors import AudioTooLarge, InvalidAudio, ServiceError
+from speech import audio
+from speech.errors import AudioTooLarge, InvalidAudio, ServiceError
 from tests.fixtures import FIXTURES_DIR
 
 SR = audio.SAMPLE_RATE

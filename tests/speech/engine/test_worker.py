@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from synthesis.engine.loading import load_model
-from synthesis.engine.prompt import Segment
-from synthesis.engine.worker import Engine, PromptTooLong, QueueFull, SpeechRequest
+from speech.engine.loading import load_model
+from speech.engine.prompt import Segment
+from speech.engine.worker import ContextOverflow, Engine, QueueFull, SpeechRequest
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,7 @@ def test_a_prompt_too_long_fails_alone(engine):
     async def run():
         doomed = engine.speak(SpeechRequest(text="Hi.", context=huge, max_audio_length_ms=400))
         fine = engine.speak(greedy("Still fine.", frames=3))
-        with pytest.raises(PromptTooLong, match="positions"):
+        with pytest.raises(ContextOverflow, match="positions"):
             await doomed.read_all()
         return await fine.read_all()
 

@@ -1,6 +1,8 @@
-"""Cutting a stream of text into the segments a session speaks, as the text arrives.
+"""The one sentence segmenter: text into the pieces the model speaks one at a time.
 
-Text is buffered until a sentence ends; a sentence that grows long without ending is cut at its last
+The engine splits a whole text with `split_sentences`; a streaming session cuts text as it arrives with
+`segment_text` (the same rules: a whole text is a stream whose only chunk is final). Text is buffered
+until a sentence ends; a sentence that grows long without ending is cut at its last
 clause boundary (a comma, semicolon, colon or dash followed by a space), and, with none, at its last
 space once it reaches `max_chars`. On the final chunk everything left is spoken. Pure functions.
 """
@@ -38,8 +40,8 @@ def segment_text(buffer: str, *, is_final: bool, long_chars: int = LONG_CHARS, m
     rest = buffer.lstrip()
     while rest:
         cut = _sentence_cut(rest)
-        if cut is None and len(rest) > long_chars:
-            cut = _long_cut(rest, max_chars)
+        if (cut is None and len(rest) > long_chars) or (cut is not None and cut > max_chars):
+            cut = _long_cut(rest, max_chars)  # a sentence too long to speak whole
         if cut is None:
             break
         segments.append(rest[:cut].strip())
@@ -71,3 +73,8 @@ def _long_cut(text: str, max_chars: int) -> int | None:
         return None
     space = text.rfind(" ", 0, max_chars)
     return space if space > 0 else max_chars
+
+
+def split_sentences(text: str, *, max_chars: int = MAX_CHARS) -> list[str]:
+    """The pieces of a whole text, in order: its sentences, long ones cut at clauses, then at spaces."""
+    return segment_text(text, is_final=True, long_chars=min(LONG_CHARS, max_chars), max_chars=max_chars).segments

@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..text import split_sentences
 from .frames import FrameGenerator
 from .loading import LoadedModel
 from .mimi_stream import MimiStreamDecoder
 from .prompt import PromptBuilder, Segment
-from .text import split_sentences
+from .sampling import DEFAULT_TEMPERATURE, DEFAULT_TOPK
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class EngineFailure(Exception):
     """Generation failed inside the engine."""
 
 
-class PromptTooLong(EngineFailure):
+class ContextOverflow(EngineFailure):
     """The voice context and text do not fit the model's context window."""
 
 
@@ -55,8 +56,8 @@ class SpeechRequest:
     speaker: int = 0
     context: list[Segment] = field(default_factory=list)
     previous: Segment | None = None
-    temperature: float = 0.6
-    topk: int = 20
+    temperature: float = DEFAULT_TEMPERATURE
+    topk: int = DEFAULT_TOPK
     max_audio_length_ms: int | None = None
 
 
@@ -74,7 +75,11 @@ def default_max_ms(text: str) -> int:
 
 
 class SpeechStream:
-    """Async iterator of PCM chunks for one request. Closing it early cancels the generation."""
+    """Async iterator of PCM chunks for one request. Closing it early cancels the generation.
+
+    The worker thread talks to it through `deliver`, `finish` and `fail`; the caller reads `frames` (codes
+    generated so far) and, once it has ended, `last_segment`.
+    """
 
     def __init__(self, request: SpeechRequest, loop: asyncio.AbstractEventLoop) -> None:
         self.request = request
@@ -83,6 +88,21 @@ class SpeechStream:
         self.last_segment: Segment | None = None  # the last piece with its codes, once finished
         self._loop = loop
         self._queue: asyncio.Queue = asyncio.Queue()
+
+    # ---- the worker's side ----------------------------------------------------------------------
+    def deliver(self, pcm: np.ndarray, *, frames: int) -> None:
+        """Hands the caller a chunk of audio made from `frames` frames of codes."""
+        self.frames += frames
+        self._put(pcm)
+
+    def finish(self, last_segment: Segment | None = None) -> None:
+        """Ends the stream; `last_segment` is its last piece with its codes (None when cancelled)."""
+        self.last_segment = last_segment
+        self._put(None)
+
+    def fail(self, error: EngineFailure) -> None:
+        """Ends the stream with `error`, raised to the caller."""
+        self._put(error)
 
     def _put(self, item: object) -> None:
         with contextlib.suppress(RuntimeError):  # the caller's event loop is gone: nobody is listening
@@ -116,6 +136,23 @@ class SpeechStream:
         finally:
             self.cancel()
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+
+
+@dataclass
+class _Task:
+    """Work for the worker thread other than speech (encoding a voice sample), answered through `future`."""
+
+    function: Callable
+    argument: object
+    future: concurrent.futures.Future
+
+    def run(self) -> None:
+        if not self.future.set_running_or_notify_cancel():  # its caller is gone
+            return
+        try:
+            self.future.set_result(self.function(self.argument))
+        except Exception as error:  # noqa: BLE001
+            self.future.set_exception(error)
 
 
 @dataclass
@@ -181,7 +218,7 @@ class Engine:
     async def encode_voice(self, pcm: np.ndarray) -> torch.Tensor:
         """24 kHz mono float32 -> Mimi codes [codebooks, frames] (on the CPU), computed by the worker."""
         future: concurrent.futures.Future = concurrent.futures.Future()
-        self._enqueue((self._encode, pcm, future))
+        self._enqueue(_Task(self._encode, pcm, future))
         return await asyncio.wrap_future(future)
 
     def close(self) -> None:
@@ -212,7 +249,7 @@ class Engine:
             except Exception as error:  # noqa: BLE001 - the worker must survive any request's failure
                 logger.exception("Engine step failed")
                 for active in self.active:
-                    active.stream._put(EngineFailure(f"Generation failed: {error}"))
+                    active.stream.fail(EngineFailure(f"Generation failed: {error}"))
                 self.active.clear()
                 self.free_slots = list(range(self.max_batch))
 
@@ -227,20 +264,12 @@ class Engine:
             with self._lock:
                 self._waiting_count -= 1
             block = False
-            if isinstance(item, tuple):
-                self._run_task(*item)
+            if isinstance(item, _Task):
+                item.run()
             elif item.cancelled.is_set():
-                item._put(None)
+                item.finish()
             else:
                 self._start(item)
-
-    def _run_task(self, task: Callable, argument: object, future: concurrent.futures.Future) -> None:
-        if not future.set_running_or_notify_cancel():  # its caller is gone
-            return
-        try:
-            future.set_result(task(argument))
-        except Exception as error:  # noqa: BLE001
-            future.set_exception(error)
 
     def _encode(self, pcm: np.ndarray) -> torch.Tensor:
         values = torch.as_tensor(pcm, dtype=self.loaded.dtype, device=self.loaded.device)[None, None]
@@ -260,7 +289,7 @@ class Engine:
         except EngineFailure as error:
             stream = self.active[row].stream
             self._remove(row)
-            stream._put(error)
+            stream.fail(error)
 
     def _prefill(self, row: int) -> None:
         """Starts the current piece of a row: its prompt is the voice context, the previous piece, the text."""
@@ -276,7 +305,7 @@ class Engine:
             segments = [*request.context, target]  # drop the previous piece before cutting the audio short
             room = self.generator.max_positions - self.prompts.length(segments)
         if room < 1:
-            raise PromptTooLong(
+            raise ContextOverflow(
                 f"The voice sample, its transcript and the text need more than the model's "
                 f"{self.generator.max_positions} positions; use a shorter sample or transcript."
             )
@@ -317,7 +346,6 @@ class Engine:
         if not end:
             active.piece_codes.append(codes)
             active.pending.append(codes)
-            active.stream.frames += 1
         return end or len(active.piece_codes) >= active.max_frames
 
     def _emit(self, due: list[_Active]) -> None:
@@ -327,8 +355,8 @@ class Engine:
             codes = torch.stack([torch.stack(active.pending, dim=1) for active in group]).to(self.loaded.device)
             pcm = self.mimi.decode(codes, rows=[active.slot for active in group]).float().cpu().numpy()
             for active, audio in zip(group, pcm, strict=True):
+                active.stream.deliver(audio, frames=len(active.pending))
                 active.pending = []
-                active.stream._put(audio)
 
     def _after_piece(self, row: int) -> None:
         """A row's piece is done: start its next piece, or end the request and free its row."""
@@ -336,7 +364,7 @@ class Engine:
         stream = active.stream
         if stream.cancelled.is_set():
             self._remove(row)
-            stream._put(None)  # ends the iteration for anyone still reading
+            stream.finish()  # ends the iteration for anyone still reading
             return
         text = active.pieces[active.piece]
         piece_codes = torch.stack(active.piece_codes, dim=1) if active.piece_codes else None
@@ -345,9 +373,8 @@ class Engine:
         if active.piece < len(active.pieces):
             self._prefill_or_fail(row)
             return
-        stream.last_segment = active.previous
         self._remove(row)
-        stream._put(None)
+        stream.finish(active.previous)
 
     def _remove(self, row: int) -> None:
         """Frees a row and its decoder slot, moving the last active row into it so rows 0..n-1 stay packed."""

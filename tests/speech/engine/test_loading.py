@@ -5,7 +5,7 @@ import pytest
 import torch
 from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
 
-from synthesis.engine.loading import ModelLoadError, explain_load_error, load_model
+from speech.engine.loading import ModelLoadError, explain_load_error, load_model
 
 
 def _response(status: int) -> httpx2.Response:

@@ -1,0 +1,94 @@
+"""Input fields every API shares (voices, samples, sampling), their limits, and the error body's shape."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from .audio import MAX_SAMPLE_BYTES
+from .engine.sampling import DEFAULT_TEMPERATURE, DEFAULT_TOPK
+from .errors import AudioTooLarge
+
+MAX_INPUT_CHARS = 4096
+MAX_AUDIO_LENGTH_MS = 120_000
+MAX_TRANSCRIPT_CHARS = 2000  # a 30 s sample's transcript is a few hundred characters
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "example": "alloy"},
+            {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]},
+        ]
+    }
+)
+class VoiceField(serializers.Field):
+    """A voice name or id, or `{"id": "voice_..."}`; returned as a string."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            data = data.get("id")
+        if not isinstance(data, str) or not data.strip():
+            raise serializers.ValidationError('Give a voice name or id, or {"id": "voice_..."}.')
+        return data.strip()
+
+    def to_representation(self, value):
+        return value
+
+
+class AudioUploadField(serializers.FileField):
+    """An uploaded audio file. Over the sample limit it is refused with 413, before any other check."""
+
+    def to_internal_value(self, data):
+        if getattr(data, "size", 0) > MAX_SAMPLE_BYTES:
+            raise AudioTooLarge(
+                f"The {self.field_name} file is larger than {MAX_SAMPLE_BYTES // 2**20} MiB.", param=self.field_name
+            )
+        return super().to_internal_value(data)
+
+
+def temperature_field(**kwargs) -> serializers.FloatField:
+    return serializers.FloatField(min_value=0.0, max_value=2.0, **kwargs)
+
+
+def topk_field(**kwargs) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=2048, **kwargs)
+
+
+def max_audio_length_field(**kwargs) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=80, max_value=MAX_AUDIO_LENGTH_MS, **kwargs)
+
+
+def speaker_field(**kwargs) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=0, max_value=65535, **kwargs)
+
+
+class SamplingFields(serializers.Serializer):
+    """Sampling settings that may be left out (the engine's defaults apply)."""
+
+    temperature = temperature_field(required=False, allow_null=True)
+    topk = topk_field(required=False, allow_null=True)
+    max_audio_length_ms = max_audio_length_field(required=False, allow_null=True)
+
+
+class DefaultSamplingFields(serializers.Serializer):
+    """Sampling settings with the defaults filled in (they are stored with what they made)."""
+
+    temperature = temperature_field(default=DEFAULT_TEMPERATURE)
+    topk = topk_field(default=DEFAULT_TOPK)
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    type = serializers.CharField()
+    param = serializers.CharField(allow_null=True)
+    code = serializers.CharField(allow_null=True)
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+def error_responses(*statuses: int) -> dict:
+    """The schema's error responses for these statuses."""
+    return {status: ErrorSerializer for status in statuses}
