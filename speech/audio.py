@@ -136,6 +136,11 @@ def decode_audio(data: bytes, *, max_seconds: float | None = None) -> tuple[np.n
     return np.clip(resample(pcm, rate, SAMPLE_RATE), -1.0, 1.0), duration
 
 
+def join(chunks: list[np.ndarray]) -> np.ndarray:
+    """Chunks of 24 kHz float32 PCM as one array (empty for none)."""
+    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+
+
 def resample(pcm: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     """Resample mono float audio with soxr (high quality); returns float32."""
     pcm = np.asarray(pcm, dtype=np.float32).reshape(-1)

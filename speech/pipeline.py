@@ -81,8 +81,7 @@ async def audio_chunks(stream: SpeechStream) -> AsyncIterator[np.ndarray]:
 
 async def collect(stream: SpeechStream) -> np.ndarray:
     """The whole audio of a stream, 24 kHz float32 (empty when it made none)."""
-    chunks = [pcm async for pcm in audio_chunks(stream)]
-    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+    return audio.join([pcm async for pcm in audio_chunks(stream)])
 
 
 async def synthesize(voice: Voice, text: str, *, speed: float = 1.0, **sampling) -> np.ndarray:

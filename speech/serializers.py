@@ -59,8 +59,16 @@ def max_audio_length_field(**kwargs) -> serializers.IntegerField:
     return serializers.IntegerField(min_value=80, max_value=MAX_AUDIO_LENGTH_MS, **kwargs)
 
 
-def speaker_field(**kwargs) -> serializers.IntegerField:
-    return serializers.IntegerField(min_value=0, max_value=65535, **kwargs)
+class SpeakerField(serializers.IntegerField):
+    """A speaker id, 0-65535. Left out or null, it is the field's `default`: callers always get a number."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(min_value=0, max_value=65535, allow_null=True, **kwargs)
+
+    def validate_empty_values(self, data):
+        if data is None:
+            return True, self.get_default()
+        return super().validate_empty_values(data)
 
 
 class SamplingFields(serializers.Serializer):

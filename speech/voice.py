@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .engine.prompt import Segment
+from .engine.prompt import DEFAULT_SPEAKER, Segment
 
 # OpenAI's built-in voice names: clients may send them; an operator maps each to a saved voice.
 BUILTIN_VOICES = (
     "alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse", "marin", "cedar",
 )  # fmt: skip
-DEFAULT_SPEAKER = 0  # OpenAI's speech endpoint, saved voices and uncloned speech
-SAMPLE_SPEAKER = 999  # the speaker a sample is cloned as in /v1/voice-clone and streaming sessions
+# DEFAULT_SPEAKER (the engine's): OpenAI's speech endpoint and saved voices speak as it unless told otherwise.
+SAMPLE_SPEAKER = 999  # the default speaker of /v1/voice-clone and streaming sessions (a sample or uncloned)
+__all__ = ["BUILTIN_VOICES", "DEFAULT_SPEAKER", "SAMPLE_SPEAKER", "Voice"]
 
 
 @dataclass

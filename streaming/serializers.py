@@ -10,8 +10,8 @@ from speech.serializers import (
     MAX_TRANSCRIPT_CHARS,
     AudioUploadField,
     DefaultSamplingFields,
+    SpeakerField,
     max_audio_length_field,
-    speaker_field,
 )
 from speech.voice import SAMPLE_SPEAKER
 
@@ -28,7 +28,7 @@ class StreamingSessionSerializer(DefaultSamplingFields):
         default="",
         help_text="The sample's transcript.",
     )
-    speaker_id = speaker_field(required=False, allow_null=True, help_text=f"Default {SAMPLE_SPEAKER}.")
+    speaker_id = SpeakerField(default=SAMPLE_SPEAKER)
     output_format = serializers.ChoiceField(choices=FORMATS, default="wav")
     max_audio_length_ms = max_audio_length_field(
         required=False,
@@ -44,7 +44,7 @@ class StreamingSessionSerializer(DefaultSamplingFields):
 
 class StreamingSessionCreatedSerializer(serializers.Serializer):
     session_id = serializers.UUIDField(source="id")
-    message = serializers.CharField(default="Streaming session created successfully")
+    message = serializers.CharField(default="Streaming session created successfully", read_only=True)
     expires_at = serializers.DateTimeField()
 
 

@@ -22,11 +22,11 @@ from django.utils import timezone
 
 from accounts.models import ApiKey
 from accounts.selectors import owned_by
-from speech import pipeline
+from speech import audio, pipeline
 from speech.engine.prompt import Segment
 from speech.engine.sampling import DEFAULT_TEMPERATURE, DEFAULT_TOPK
+from speech.engine.text import segment_text
 from speech.errors import NotFound
-from speech.text import segment_text
 from speech.voice import SAMPLE_SPEAKER, Voice
 from voices.services import resolve_voice
 
@@ -42,7 +42,7 @@ async def create_session(
     sample: bytes | None = None,
     voice_id: str | None = None,
     context_text: str = "",
-    speaker_id: int | None = None,
+    speaker_id: int = SAMPLE_SPEAKER,
     temperature: float = DEFAULT_TEMPERATURE,
     topk: int = DEFAULT_TOPK,
     output_format: str = "wav",
@@ -56,7 +56,7 @@ async def create_session(
         voice=voice_id,
         sample=sample,
         transcript=context_text,
-        speaker=SAMPLE_SPEAKER if speaker_id is None else speaker_id,
+        speaker=speaker_id,
     )
     context = voice.context[0] if voice.context else None
     session = StreamingSession(
@@ -156,7 +156,7 @@ async def speak_segment(session: StreamingSession, text: str) -> AsyncIterator[n
 async def synthesize_segments(session: StreamingSession, segments: list[str]) -> np.ndarray:
     """The audio of the segments, one after the other (24 kHz float32; empty for no segments)."""
     chunks = [pcm for text in segments async for pcm in speak_segment(session, text)]
-    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+    return audio.join(chunks)
 
 
 def session_voice(session: StreamingSession) -> Voice:

@@ -38,7 +38,7 @@ class StreamingSessionView(AsyncAPIView):
             sample=data["audio_file"].read() if data.get("audio_file") else None,
             voice_id=data.get("voice_id"),
             context_text=data["context_text"],
-            speaker_id=data.get("speaker_id"),
+            speaker_id=data["speaker_id"],
             temperature=data["temperature"],
             topk=data["topk"],
             output_format=data["output_format"],

@@ -12,11 +12,11 @@ from speech.serializers import (
     AudioUploadField,
     DefaultSamplingFields,
     SamplingFields,
+    SpeakerField,
     VoiceField,
     max_audio_length_field,
-    speaker_field,
 )
-from speech.voice import SAMPLE_SPEAKER
+from speech.voice import DEFAULT_SPEAKER, SAMPLE_SPEAKER
 
 
 class SpeechSerializer(SamplingFields):
@@ -32,7 +32,7 @@ class SpeechSerializer(SamplingFields):
     voice_sample_text = serializers.CharField(
         required=False, allow_null=True, allow_blank=True, max_length=MAX_TRANSCRIPT_CHARS
     )
-    speaker_id = speaker_field(required=False, allow_null=True)
+    speaker_id = SpeakerField(default=DEFAULT_SPEAKER)
 
 
 class VoiceCloneSerializer(DefaultSamplingFields):
@@ -40,7 +40,7 @@ class VoiceCloneSerializer(DefaultSamplingFields):
     audio_file = AudioUploadField(required=False, allow_null=True)
     voice_id = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     context_text = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_TRANSCRIPT_CHARS)
-    speaker_id = speaker_field(default=SAMPLE_SPEAKER)
+    speaker_id = SpeakerField(default=SAMPLE_SPEAKER)
     max_audio_length_ms = max_audio_length_field(default=15_000)
     output_format = serializers.ChoiceField(choices=FORMATS, default="wav")
     stream = serializers.BooleanField(default=False)
@@ -58,11 +58,11 @@ class VoiceCloneResultSerializer(serializers.Serializer):
 
 class ModelSerializer(serializers.Serializer):
     id = serializers.CharField()
-    object = serializers.CharField(default="model")
+    object = serializers.CharField(default="model", read_only=True)
     created = serializers.IntegerField()
-    owned_by = serializers.CharField(default="sesame")
+    owned_by = serializers.CharField(default="sesame", read_only=True)
 
 
 class ModelListSerializer(serializers.Serializer):
-    object = serializers.CharField(default="list")
+    object = serializers.CharField(default="list", read_only=True)
     data = ModelSerializer(many=True)

@@ -50,7 +50,7 @@ async def create_speech(
     voice: str,
     voice_sample: str | None = None,
     voice_sample_text: str = "",
-    speaker_id: int | None = None,
+    speaker_id: int = DEFAULT_SPEAKER,
     response_format: str = "mp3",
     speed: float = 1.0,
     stream: bool = False,
@@ -67,7 +67,7 @@ async def create_speech(
         voice=voice,
         sample=decode_base64_sample(voice_sample) if voice_sample else None,
         transcript=voice_sample_text,
-        speaker=DEFAULT_SPEAKER if speaker_id is None else speaker_id,
+        speaker=speaker_id,
         voice_param="voice",
         sample_param="voice_sample",
     )
@@ -88,7 +88,7 @@ async def stream_speech(voice: Voice, text: str, *, fmt: str, sampling: dict) ->
     return Speech(await pipeline.started(chunks), audio.CONTENT_TYPES[fmt])
 
 
-async def voice_clone(
+async def stream_voice_clone(
     *,
     owner: ApiKey | None,
     text: str,
@@ -97,14 +97,26 @@ async def voice_clone(
     context_text: str,
     speaker_id: int,
     output_format: str,
-    stream: bool,
     sampling: dict,
-) -> Speech | Clip:
-    """Speaks with an uploaded sample or a saved voice: the audio as it is generated (`stream`), else a
-    stored clip."""
+) -> Speech:
+    """Speaks with an uploaded sample or a saved voice; the audio as it is generated."""
     voice = await resolve_voice(owner=owner, voice=voice_id, sample=sample, transcript=context_text, speaker=speaker_id)
-    if stream:
-        return await stream_speech(voice, text, fmt=output_format, sampling=sampling)
+    return await stream_speech(voice, text, fmt=output_format, sampling=sampling)
+
+
+async def create_clip(
+    *,
+    owner: ApiKey | None,
+    text: str,
+    sample: bytes | None,
+    voice_id: str | None,
+    context_text: str,
+    speaker_id: int,
+    output_format: str,
+    sampling: dict,
+) -> Clip:
+    """Speaks with an uploaded sample or a saved voice and stores the clip."""
+    voice = await resolve_voice(owner=owner, voice=voice_id, sample=sample, transcript=context_text, speaker=speaker_id)
     parameters = {**sampling, "speaker_id": voice.speaker}  # a saved voice speaks as its own speaker
     return await synthesize_clip(voice, text, output_format=output_format, parameters=parameters, owner=owner)
 

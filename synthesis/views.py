@@ -66,7 +66,7 @@ class SpeechView(AsyncAPIView):
             voice=data["voice"],
             voice_sample=data.get("voice_sample"),
             voice_sample_text=data.get("voice_sample_text") or "",
-            speaker_id=data.get("speaker_id"),
+            speaker_id=data["speaker_id"],
             response_format=data.get("response_format") or "mp3",
             speed=data.get("speed") or 1.0,
             stream=bool(data.get("stream")),
@@ -96,21 +96,21 @@ class VoiceCloneView(AsyncAPIView):
         serializer = VoiceCloneSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        result = await services.voice_clone(
-            owner=request.auth,
-            text=data["text"],
-            sample=data["audio_file"].read() if data.get("audio_file") else None,
-            voice_id=data.get("voice_id"),
-            context_text=data["context_text"],
-            speaker_id=data["speaker_id"],
-            output_format=data["output_format"],
-            stream=data["stream"],
-            sampling=pipeline.sampling_of(data),
-        )
-        if isinstance(result, services.Speech):
-            return _response(result)
-        clip = {"audio_url": selectors.clip_url(result), "duration_seconds": result.duration_seconds}
-        return Response(VoiceCloneResultSerializer(clip).data)
+        fields = {
+            "owner": request.auth,
+            "text": data["text"],
+            "sample": data["audio_file"].read() if data.get("audio_file") else None,
+            "voice_id": data.get("voice_id"),
+            "context_text": data["context_text"],
+            "speaker_id": data["speaker_id"],
+            "output_format": data["output_format"],
+            "sampling": pipeline.sampling_of(data),
+        }
+        if data["stream"]:
+            return _response(await services.stream_voice_clone(**fields))
+        clip = await services.create_clip(**fields)
+        result = {"audio_url": selectors.clip_url(clip), "duration_seconds": clip.duration_seconds}
+        return Response(VoiceCloneResultSerializer(result).data)
 
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")

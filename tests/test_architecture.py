@@ -1,6 +1,7 @@
 """The dependency rule of docs/architecture.md, read from the code's own imports.
 
-Apps depend downward only: synthesis and streaming -> voices -> accounts -> speech (the core) -> speech.engine.
+Apps depend downward only: synthesis and streaming -> voices -> accounts -> speech (the core) -> speech.engine,
+which imports nothing of the project outside itself.
 config sits on top (settings, urls, asgi, the error handler) and nothing imports it.
 """
 
@@ -73,6 +74,16 @@ def test_the_core_imports_no_app():
     assert [name for _, name in _project_imports("speech") if name.split(".")[0] != "speech"] == []
 
 
+def test_the_engine_imports_nothing_of_the_project_outside_itself():
+    outside = [
+        f"{path.relative_to(REPO_DIR)} imports {name}"
+        for path in (REPO_DIR / "speech" / "engine").rglob("*.py")
+        for name in _imports(path)
+        if name.split(".")[0] in LAYERS and not name.startswith("speech.engine")
+    ]
+    assert outside == []
+
+
 def test_the_engine_imports_no_web_framework():
     found = [
         f"{path.relative_to(REPO_DIR)} imports {name}"
@@ -81,7 +92,7 @@ def test_the_engine_imports_no_web_framework():
         if name.split(".")[0] in WEB_FRAMEWORKS
     ]
     assert found == []
-    # And what it pulls in at run time (speech.text included) loads no Django either.
+    # And what it pulls in at run time loads no Django either.
     script = (
         "import sys, speech.engine.worker, speech.engine.bench, speech.engine.tiny; "
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {WEB_FRAMEWORKS!r}))"

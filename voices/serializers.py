@@ -8,7 +8,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from speech.serializers import MAX_TRANSCRIPT_CHARS, AudioUploadField, speaker_field
+from speech.serializers import MAX_TRANSCRIPT_CHARS, AudioUploadField, SpeakerField
+from speech.voice import DEFAULT_SPEAKER
 
 _BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 
@@ -42,7 +43,7 @@ class ConsentUpdateSerializer(serializers.Serializer):
 
 
 class ConsentSerializer(serializers.Serializer):
-    object = serializers.CharField(default="audio.voice_consent")
+    object = serializers.CharField(default="audio.voice_consent", read_only=True)
     id = serializers.CharField()
     name = serializers.CharField()
     language = serializers.CharField()
@@ -50,7 +51,7 @@ class ConsentSerializer(serializers.Serializer):
 
 
 class ConsentListSerializer(serializers.Serializer):
-    object = serializers.CharField(default="list")
+    object = serializers.CharField(default="list", read_only=True)
     data = ConsentSerializer(many=True)
     first_id = serializers.CharField(allow_null=True)
     last_id = serializers.CharField(allow_null=True)
@@ -59,8 +60,8 @@ class ConsentListSerializer(serializers.Serializer):
 
 class ConsentDeletedSerializer(serializers.Serializer):
     id = serializers.CharField()
-    object = serializers.CharField(default="audio.voice_consent")
-    deleted = serializers.BooleanField(default=True)
+    object = serializers.CharField(default="audio.voice_consent", read_only=True)
+    deleted = serializers.BooleanField(default=True, read_only=True)
 
 
 class VoiceCreateSerializer(serializers.Serializer):
@@ -71,17 +72,17 @@ class VoiceCreateSerializer(serializers.Serializer):
     transcript = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, default="", max_length=MAX_TRANSCRIPT_CHARS
     )
-    speaker_id = speaker_field(required=False, allow_null=True)
+    speaker_id = SpeakerField(default=DEFAULT_SPEAKER)
 
 
 class VoiceSerializer(serializers.Serializer):
     """A saved voice (type `audio_sample`), or one of OpenAI's built-in names (type `builtin`)."""
 
-    object = serializers.CharField(default="audio.voice")
+    object = serializers.CharField(default="audio.voice", read_only=True)
     id = serializers.CharField()
     name = serializers.CharField()
     created_at = UnixTimeField()
-    type = serializers.ChoiceField(choices=["audio_sample", "builtin"], default="audio_sample")
+    type = serializers.CharField(default="audio_sample", read_only=True, help_text="audio_sample or builtin.")
 
 
 class VoiceNameSerializer(serializers.Serializer):
@@ -90,15 +91,15 @@ class VoiceNameSerializer(serializers.Serializer):
 
 
 class VoiceListSerializer(serializers.Serializer):
-    object = serializers.CharField(default="list")
+    object = serializers.CharField(default="list", read_only=True)
     data = VoiceSerializer(many=True)
     voices = VoiceNameSerializer(many=True, help_text="Ids and names, as Open WebUI reads them.")
 
 
 class VoiceDeletedSerializer(serializers.Serializer):
     id = serializers.CharField()
-    deleted = serializers.BooleanField(default=True)
-    object = serializers.CharField(default="audio.voice.deleted")
+    deleted = serializers.BooleanField(default=True, read_only=True)
+    object = serializers.CharField(default="audio.voice.deleted", read_only=True)
 
 
 class AudioModelSerializer(serializers.Serializer):

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from accounts.throttling import SynthesisRateThrottle
 from speech.runtime import MODEL_IDS, MODELS_CREATED
 from speech.serializers import error_responses
-from speech.voice import BUILTIN_VOICES, DEFAULT_SPEAKER
+from speech.voice import BUILTIN_VOICES
 
 from . import selectors, services
 from .serializers import (
@@ -150,7 +150,6 @@ class VoiceListView(AsyncAPIView):
         serializer = VoiceCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        speaker_id = data.get("speaker_id")
         voice = await services.create_voice(
             owner=request.auth,
             name=data["name"],
@@ -158,7 +157,7 @@ class VoiceListView(AsyncAPIView):
             sample=data["audio_sample"].read(),
             filename=data["audio_sample"].name or "sample",
             transcript=data.get("transcript") or "",
-            speaker_id=DEFAULT_SPEAKER if speaker_id is None else speaker_id,
+            speaker_id=data["speaker_id"],
         )
         return Response(VoiceSerializer(voice).data)
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
+DEFAULT_SPEAKER = 0  # the speaker of a request that names none
+
 
 @dataclass(frozen=True)
 class Segment:

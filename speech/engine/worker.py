@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..text import split_sentences
 from .frames import FrameGenerator
 from .loading import LoadedModel
 from .mimi_stream import MimiStreamDecoder
-from .prompt import PromptBuilder, Segment
+from .prompt import DEFAULT_SPEAKER, PromptBuilder, Segment
 from .sampling import DEFAULT_TEMPERATURE, DEFAULT_TOPK
+from .text import split_sentences
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class SpeechRequest:
     for continuity when it fits."""
 
     text: str
-    speaker: int = 0
+    speaker: int = DEFAULT_SPEAKER
     context: list[Segment] = field(default_factory=list)
     previous: Segment | None = None
     temperature: float = DEFAULT_TEMPERATURE
@@ -77,8 +77,8 @@ def default_max_ms(text: str) -> int:
 class SpeechStream:
     """Async iterator of PCM chunks for one request. Closing it early cancels the generation.
 
-    The worker thread talks to it through `deliver`, `finish` and `fail`; the caller reads `frames` (codes
-    generated so far) and, once it has ended, `last_segment`.
+    The worker thread talks to it through `deliver`, `finish` and `fail`; the caller reads `frames` (the
+    frames of codes delivered as audio so far) and, once it has ended, `last_segment`.
     """
 
     def __init__(self, request: SpeechRequest, loop: asyncio.AbstractEventLoop) -> None:

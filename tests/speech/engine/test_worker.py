@@ -133,3 +133,28 @@ def test_a_cancelled_stream_ends_for_its_readers(engine):
 
     rest = asyncio.run(asyncio.wait_for(run(), timeout=30))
     assert len(rest) < 1000
+
+
+def test_the_previous_segment_is_kept_when_it_fits_and_dropped_when_it_does_not(engine):
+    """The one prompt-budget rule: the previous segment stays in the prompt when there is room for the audio
+    asked for, and is dropped (rather than the audio cut short) when there is not."""
+
+    def codes(previous: Segment | None) -> torch.Tensor:
+        request = greedy("Now it is my turn.", frames=6)
+        request.previous = previous
+
+        async def run():
+            stream = engine.speak(request)
+            await stream.read_all()
+            return stream.last_segment.codes
+
+        return asyncio.run(run())
+
+    alone = codes(None)
+    fits = Segment(
+        0, "What was said before.", torch.randint(0, 64, (8, 30), generator=torch.Generator().manual_seed(1))
+    )
+    too_long = Segment(0, "Before.", torch.randint(0, 64, (8, engine.generator.max_positions - 10)))
+    assert alone.shape == (8, 6)
+    assert not torch.equal(codes(fits), alone)  # kept: it changes what follows
+    assert torch.equal(codes(too_long), alone)  # dropped: the request speaks as if there were none

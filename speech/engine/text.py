@@ -1,7 +1,7 @@
 """The one sentence segmenter: text into the pieces the model speaks one at a time.
 
 The engine splits a whole text with `split_sentences`; a streaming session cuts text as it arrives with
-`segment_text` (the same rules: a whole text is a stream whose only chunk is final). Text is buffered
+`segment_text`, earlier (at clauses once a sentence is long) so that audio can start. Text is buffered
 until a sentence ends; a sentence that grows long without ending is cut at its last
 clause boundary (a comma, semicolon, colon or dash followed by a space), and, with none, at its last
 space once it reaches `max_chars`. On the final chunk everything left is spoken. Pure functions.
@@ -76,5 +76,7 @@ def _long_cut(text: str, max_chars: int) -> int | None:
 
 
 def split_sentences(text: str, *, max_chars: int = MAX_CHARS) -> list[str]:
-    """The pieces of a whole text, in order: its sentences, long ones cut at clauses, then at spaces."""
-    return segment_text(text, is_final=True, long_chars=min(LONG_CHARS, max_chars), max_chars=max_chars).segments
+    """The pieces of a whole text, in order: its sentences, those over `max_chars` cut at clauses, then at
+    spaces. A whole text waits for no more chunks, so only what cannot be spoken whole is cut: a segment
+    `segment_text` made comes back as the one piece it is."""
+    return segment_text(text, is_final=True, long_chars=max_chars, max_chars=max_chars).segments

@@ -1,8 +1,10 @@
 """Text segmentation: sentence ends, long clauses, the final flush, chunks cut anywhere."""
 
+import random
+
 import pytest
 
-from speech.text import LONG_CHARS, MAX_CHARS, Segmented, segment_text, split_sentences
+from speech.engine.text import LONG_CHARS, MAX_CHARS, Segmented, segment_text, split_sentences
 
 
 def feed(chunks: list[str], *, final: bool = True) -> list[list[str]]:
@@ -120,3 +122,25 @@ def test_long_sentences_are_cut_at_clauses_then_words():
 
 def test_blank_text_gives_nothing():
     assert split_sentences("   ") == []
+
+
+def test_a_sentence_too_long_to_speak_whole_is_cut_even_when_it_ends():
+    sentence = " ".join(["word"] * 100) + "."  # 500 characters, ended
+    result = segment_text(sentence + " Next", is_final=False)
+    assert all(len(segment) <= MAX_CHARS for segment in result.segments)
+    assert " ".join(result.segments) == sentence
+    assert result.rest == "Next"
+
+
+def test_the_engine_speaks_each_streamed_segment_as_one_piece():
+    rng = random.Random(7)
+    words = ["alpha", "beta,", "gamma;", "delta.", "epsilon", "zeta!", "eta", "theta:", "3.", "14", "iota?"]
+    for _ in range(300):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 150)))
+        for segment in segment_text(text, is_final=True).segments:
+            assert split_sentences(segment) == [segment]
+
+
+def test_a_whole_text_is_cut_only_where_it_cannot_be_spoken_whole():
+    clauses = "one clause, " * 20 + "and the end"  # 251 characters, no sentence end
+    assert split_sentences(clauses) == [clauses]
