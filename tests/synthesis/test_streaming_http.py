@@ -99,6 +99,21 @@ def test_sse_deltas_decode_to_the_full_audio_and_end_with_usage(api, fmt):
     assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
 
 
+@pytest.mark.parametrize("fields", [{"stream": True}, {"stream_format": "audio"}, {"stream_format": "sse"}])
+def test_speed_applies_while_streaming(api, fields):
+    """Clients that always stream send `speed` too (LiveKit's plugin): the audio comes once it is stretched."""
+    response = stream_speech(api, response_format="wav", max_audio_length_ms=1600, speed=2.0, **fields)
+    if fields.get("stream_format") == "sse":
+        events = sse_events(response)
+        assert events[-1]["type"] == "speech.audio.done"
+        body = b"".join(base64.b64decode(event["audio"]) for event in events[:-1])
+    else:
+        assert response.status_code == 200, response.text
+        assert response.headers["Content-Type"] == CONTENT_TYPES["wav"]
+        body = response.content
+    assert decode(body, "wav").duration == pytest.approx(0.8, abs=0.09)
+
+
 @pytest.mark.parametrize("stream", ["speech", "sse", "voice-clone"])
 def test_client_disconnecting_mid_stream_stops_the_generation(api, server, sample_path, stream):
     """Capped at 60 s of audio (750 frames): the engine must go idle long before it could have made them all."""
