@@ -59,8 +59,11 @@ async def create_speech(
 ) -> Speech:
     """OpenAI's speech: the whole file, or with `stream` (or an explicit `stream_format`) the audio as it is
     generated, as raw audio or as server-sent events. A `speed` other than 1.0 holds a stream's audio back until
-    the whole of it is generated and stretched."""
-    streaming = stream or stream_format in ("audio", "sse")
+    the whole of it is generated and stretched.
+
+    `pcm` is always sent as it is generated, as OpenAI sends it: the bytes are the same as a whole file's (raw
+    samples, no header), and voice agents (Pipecat, the Agents SDK) ask for it and play it as it arrives."""
+    streaming = stream or stream_format in ("audio", "sse") or response_format == "pcm"
     spoken = await resolve_voice(
         owner=owner,
         voice=voice,

@@ -53,6 +53,14 @@ def test_speech_streams_every_format_as_it_is_generated(api, fmt):
     assert_streamed(chunks_of(response), fmt, 0.8)
 
 
+def test_pcm_is_sent_as_it_is_generated_without_asking(api):
+    """Pipecat and the Agents SDK ask for pcm without `stream` and play it as it arrives, as OpenAI sends it."""
+    response = stream_speech(api, response_format="pcm")
+    assert response.headers["Content-Type"] == CONTENT_TYPES["pcm"]
+    assert response.headers.get("Transfer-Encoding") == "chunked"
+    assert_streamed(chunks_of(response), "pcm", 0.8)
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_stream_format_audio_is_the_same_as_stream_true(api, fmt):
     assert_streamed(chunks_of(stream_speech(api, response_format=fmt, stream_format="audio", stream=True)), fmt, 0.8)
