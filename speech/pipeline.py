@@ -114,11 +114,22 @@ async def started(body: AsyncIterator) -> AsyncIterator:
     return whole()
 
 
-async def encoded_stream(stream: SpeechStream, fmt: str) -> AsyncIterator[bytes]:
+async def paced_chunks(stream: SpeechStream, speed: float = 1.0) -> AsyncIterator[np.ndarray]:
+    """The stream's PCM chunks as they are generated; at another speed, the whole audio in one chunk once it is
+    generated and stretched (the tempo filter needs all of it)."""
+    if speed == 1.0:
+        async for pcm in audio_chunks(stream):
+            yield pcm
+        return
+    pcm = await collect(stream)
+    yield await asyncio.to_thread(audio.change_speed, pcm, speed)
+
+
+async def encoded_stream(stream: SpeechStream, fmt: str, *, speed: float = 1.0) -> AsyncIterator[bytes]:
     """Encodes audio as it is generated. Closing the iterator (client gone) cancels the generation."""
     encoder = audio.StreamEncoder(fmt, metadata=provenance())
     try:
-        async for pcm in audio_chunks(stream):
+        async for pcm in paced_chunks(stream, speed):
             data = encoder.write(pcm)
             if data:
                 yield data
@@ -128,9 +139,9 @@ async def encoded_stream(stream: SpeechStream, fmt: str) -> AsyncIterator[bytes]
     yield encoder.close()
 
 
-async def sse_events(stream: SpeechStream, fmt: str, *, input_tokens: int) -> AsyncIterator[str]:
+async def sse_events(stream: SpeechStream, fmt: str, *, input_tokens: int, speed: float = 1.0) -> AsyncIterator[str]:
     """`speech.audio.delta` events with base64 audio as it is generated, then `speech.audio.done` with usage."""
-    async for data in encoded_stream(stream, fmt):
+    async for data in encoded_stream(stream, fmt, speed=speed):
         if data:
             yield _sse({"type": "speech.audio.delta", "audio": base64.b64encode(data).decode()})
     usage = {"input_tokens": input_tokens, "output_tokens": stream.frames, "total_tokens": input_tokens + stream.frames}

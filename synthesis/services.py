@@ -13,7 +13,7 @@ from django.core.files.base import ContentFile
 
 from accounts.models import ApiKey
 from speech import audio, pipeline
-from speech.errors import InvalidAudio, ServiceError
+from speech.errors import InvalidAudio
 from speech.voice import DEFAULT_SPEAKER, Voice
 from voices.services import resolve_voice
 
@@ -58,10 +58,12 @@ async def create_speech(
     sampling: dict,
 ) -> Speech:
     """OpenAI's speech: the whole file, or with `stream` (or an explicit `stream_format`) the audio as it is
-    generated, as raw audio or as server-sent events."""
-    streaming = stream or stream_format in ("audio", "sse")
-    if streaming and speed != 1.0:
-        raise ServiceError("speed other than 1.0 is not supported with streaming.", param="speed")
+    generated, as raw audio or as server-sent events. A `speed` other than 1.0 holds a stream's audio back until
+    the whole of it is generated and stretched.
+
+    `pcm` is always sent as it is generated, as OpenAI sends it: the bytes are the same as a whole file's (raw
+    samples, no header), and voice agents (Pipecat, the Agents SDK) ask for it and play it as it arrives."""
+    streaming = stream or stream_format in ("audio", "sse") or response_format == "pcm"
     spoken = await resolve_voice(
         owner=owner,
         voice=voice,
@@ -73,18 +75,18 @@ async def create_speech(
     )
     if stream_format == "sse":
         events = pipeline.sse_events(
-            pipeline.start_speech(spoken, text, **sampling), response_format, input_tokens=len(text)
+            pipeline.start_speech(spoken, text, **sampling), response_format, input_tokens=len(text), speed=speed
         )
         return Speech(await pipeline.started(events), SSE_CONTENT_TYPE)
     if streaming:
-        return await stream_speech(spoken, text, fmt=response_format, sampling=sampling)
+        return await stream_speech(spoken, text, fmt=response_format, sampling=sampling, speed=speed)
     pcm = await pipeline.synthesize(spoken, text, speed=speed, **sampling)
     return Speech(await pipeline.encode(pcm, response_format), audio.CONTENT_TYPES[response_format])
 
 
-async def stream_speech(voice: Voice, text: str, *, fmt: str, sampling: dict) -> Speech:
+async def stream_speech(voice: Voice, text: str, *, fmt: str, sampling: dict, speed: float = 1.0) -> Speech:
     """The encoded audio as it is generated; an error before the first audio is raised here."""
-    chunks = pipeline.encoded_stream(pipeline.start_speech(voice, text, **sampling), fmt)
+    chunks = pipeline.encoded_stream(pipeline.start_speech(voice, text, **sampling), fmt, speed=speed)
     return Speech(await pipeline.started(chunks), audio.CONTENT_TYPES[fmt])
 
 

@@ -11,7 +11,7 @@ LONGEST = {"model": "tts-1", "input": "Keep talking.", "voice": "alloy", "max_au
 
 def test_a_client_that_leaves_stops_the_generation(server):
     with pytest.raises(requests.ReadTimeout):
-        requests.post(f"{server.url}/v1/audio/speech", json={**LONGEST, "response_format": "pcm"}, timeout=1.5)
+        requests.post(f"{server.url}/v1/audio/speech", json={**LONGEST, "response_format": "wav"}, timeout=1.5)
     model = server.wait_idle(timeout=10)
     assert model["active_requests"] == 0, "the abandoned request is still generating"
 

@@ -53,6 +53,14 @@ def test_speech_streams_every_format_as_it_is_generated(api, fmt):
     assert_streamed(chunks_of(response), fmt, 0.8)
 
 
+def test_pcm_is_sent_as_it_is_generated_without_asking(api):
+    """Pipecat and the Agents SDK ask for pcm without `stream` and play it as it arrives, as OpenAI sends it."""
+    response = stream_speech(api, response_format="pcm")
+    assert response.headers["Content-Type"] == CONTENT_TYPES["pcm"]
+    assert response.headers.get("Transfer-Encoding") == "chunked"
+    assert_streamed(chunks_of(response), "pcm", 0.8)
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_stream_format_audio_is_the_same_as_stream_true(api, fmt):
     assert_streamed(chunks_of(stream_speech(api, response_format=fmt, stream_format="audio", stream=True)), fmt, 0.8)
@@ -97,6 +105,21 @@ def test_sse_deltas_decode_to_the_full_audio_and_end_with_usage(api, fmt):
     assert usage["output_tokens"] == 10  # frames
     assert usage["input_tokens"] > 0
     assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
+
+
+@pytest.mark.parametrize("fields", [{"stream": True}, {"stream_format": "audio"}, {"stream_format": "sse"}])
+def test_speed_applies_while_streaming(api, fields):
+    """Clients that always stream send `speed` too (LiveKit's plugin): the audio comes once it is stretched."""
+    response = stream_speech(api, response_format="wav", max_audio_length_ms=1600, speed=2.0, **fields)
+    if fields.get("stream_format") == "sse":
+        events = sse_events(response)
+        assert events[-1]["type"] == "speech.audio.done"
+        body = b"".join(base64.b64decode(event["audio"]) for event in events[:-1])
+    else:
+        assert response.status_code == 200, response.text
+        assert response.headers["Content-Type"] == CONTENT_TYPES["wav"]
+        body = response.content
+    assert decode(body, "wav").duration == pytest.approx(0.8, abs=0.09)
 
 
 @pytest.mark.parametrize("stream", ["speech", "sse", "voice-clone"])
