@@ -30,7 +30,7 @@ from rest_framework import exceptions
 
 from accounts.websocket import WebSocketRejected, authenticate_websocket
 from speech import audio, pipeline
-from speech.errors import ServiceError, as_service_error, error_body
+from speech.errors import NotFound, ServiceError, as_service_error, error_body
 
 from . import services
 from .models import StreamingSession
@@ -251,7 +251,7 @@ def _parse(text_data: str | None) -> dict | None:
         raise InvalidMessage('Send JSON text messages: {"text_chunk": "...", "is_final": false}.')
     try:
         message = json.loads(text_data)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
         raise InvalidMessage("The message is not valid JSON.") from None
     if not isinstance(message, dict):
         raise InvalidMessage('The message must be a JSON object: {"text_chunk": "...", "is_final": false}.')
@@ -263,3 +263,13 @@ def _parse(text_data: str | None) -> dict | None:
     serializer = TextChunkSerializer(data=message)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+class UnknownPathConsumer(AsyncWebsocketConsumer):
+    """A WebSocket to a path we do not serve: says so, then closes with 4404."""
+
+    async def connect(self) -> None:
+        await self.accept()
+        path = self.scope.get("path", "")
+        await self.send(text_data=json.dumps({"type": "error", **NotFound(f"No WebSocket at {path!r}.").body}))
+        await self.close(code=CLOSE_NOT_FOUND)

@@ -10,11 +10,15 @@ from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
 
 from accounts.models import ApiKey
 from speech import audio, pipeline
 from speech.errors import InvalidAudio, ServiceError
+from speech.storage import saved_together
 from speech.voice import DEFAULT_SPEAKER, Voice
+from voices.models import Voice as SavedVoice
+from voices.models import VoiceConsent
 from voices.services import resolve_voice
 
 from .models import Clip
@@ -35,10 +39,12 @@ class Speech:
 
 
 def decode_base64_sample(value: str, *, param: str = "voice_sample") -> bytes:
+    """Base64 as `base64` prints it: wrapped lines (whitespace is dropped) and the padding may be left out."""
     if value.startswith("data:") and "," in value:
         value = value.split(",", 1)[1]
+    value = "".join(value.split())
     try:
-        return base64.b64decode(value, validate=True)
+        return base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
     except (binascii.Error, ValueError):
         raise InvalidAudio("voice_sample is not valid base64.", param=param) from None
 
@@ -133,8 +139,29 @@ def _save_clip(
         voice_id=voice.saved_voice_id,
         consent_id=voice.consent_id,
     )
-    if voice.sample:
-        clip.voice_sample.save(f"{clip_id.hex}.sample", ContentFile(voice.sample), save=False)
-    clip.file.save(f"{clip_id.hex}.{output_format}", ContentFile(data), save=False)
-    clip.save()
+    try:
+        return _store_clip(clip, sample=voice.sample, data=data)
+    except IntegrityError:  # the voice went between the check and the commit (SQLite locks nothing): once more
+        return _store_clip(clip, sample=voice.sample, data=data)
+
+
+def _store_clip(clip: Clip, *, sample: bytes | None, data: bytes) -> Clip:
+    """Saves the clip's row and files together: no file stays without its row."""
+    with saved_together(clip.voice_sample, clip.file), transaction.atomic():
+        _unlink_deleted_voice(clip)
+        if sample:
+            clip.voice_sample.save(f"{clip.id.hex}.sample", ContentFile(sample), save=False)
+        clip.file.save(f"{clip.id.hex}.{clip.output_format}", ContentFile(data), save=False)
+        clip.save(force_insert=True)
     return clip
+
+
+def _unlink_deleted_voice(clip: Clip) -> None:
+    """A voice (or its consent) deleted while the clip was generated: the clip is kept without it, as if it
+    had been deleted just after (their foreign keys SET_NULL). The rows that remain are locked until commit."""
+    if clip.voice_id is not None and not SavedVoice.objects.select_for_update().filter(pk=clip.voice_id).exists():
+        clip.voice_id = None
+    if clip.consent_id is not None and not (
+        VoiceConsent.objects.select_for_update().filter(pk=clip.consent_id).exists()
+    ):
+        clip.consent_id = None

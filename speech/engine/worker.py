@@ -69,6 +69,17 @@ def worker_threads() -> int:
     return max(1, cores - 1)
 
 
+def overflow_message(context: list[Segment], max_positions: int) -> str:
+    """Why a prompt does not fit, naming only what it actually held (a voice sample, its transcript)."""
+    if not context:
+        held, advice = "The text needs", "send a shorter input"
+    elif any(segment.text for segment in context):
+        held, advice = "The voice sample, its transcript and the text need", "use a shorter sample or transcript"
+    else:
+        held, advice = "The voice sample and the text need", "use a shorter sample"
+    return f"{held} more than the model's {max_positions} positions once tokenised; {advice}."
+
+
 def default_max_ms(text: str) -> int:
     """A generous cap for a piece: about four times normal speaking time (~15 characters a second)."""
     return max(3000, int(len(text) * 1000 / 15 * 4))
@@ -305,10 +316,7 @@ class Engine:
             segments = [*request.context, target]  # drop the previous piece before cutting the audio short
             room = self.generator.max_positions - self.prompts.length(segments)
         if room < 1:
-            raise ContextOverflow(
-                f"The voice sample, its transcript and the text need more than the model's "
-                f"{self.generator.max_positions} positions; use a shorter sample or transcript."
-            )
+            raise ContextOverflow(overflow_message(request.context, self.generator.max_positions))
         active.max_frames = min(wanted, room)
         active.piece_codes = []
         embeddings = self.prompts.embeddings(segments).to(self.loaded.dtype)
