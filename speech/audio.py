@@ -142,7 +142,10 @@ def _checked_levels(pcm: np.ndarray) -> np.ndarray:
     """Decoded float samples clipped to [-1, 1]; InvalidAudio for NaN, infinities or absurd levels (a broken or
     forged file: cleaning them up silently would clone noise)."""
     if not np.isfinite(pcm).all():
-        raise InvalidAudio("The audio contains invalid sample values (NaN or infinite); it is not usable speech.")
+        raise InvalidAudio(
+            "The audio contains invalid sample values (NaN, infinite or too large to represent); "
+            "it is not usable speech."
+        )
     peak = float(np.max(np.abs(pcm))) if pcm.size else 0.0
     if peak > MAX_SAMPLE_PEAK:
         raise InvalidAudio(
