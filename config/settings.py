@@ -145,6 +145,11 @@ CSM_COMPILE = env_bool("CSM_COMPILE", False)
 CSM_CUDA_GRAPHS = env_bool("CSM_CUDA_GRAPHS", True)  # replay each frame's steps as CUDA graphs (CUDA only)
 CSM_CLIP_RETENTION_DAYS = env_int("CSM_CLIP_RETENTION_DAYS", 7)
 CSM_SESSION_TTL_SECONDS = env_int("CSM_SESSION_TTL_SECONDS", 3600)
+# What one request may hold: its audio (all pieces or segments together), a session's text waiting to be
+# spoken, and the streams (streamed responses and WebSockets) one key may have open at once in a process.
+CSM_MAX_AUDIO_SECONDS = env_int("CSM_MAX_AUDIO_SECONDS", 420)
+CSM_MAX_SESSION_TEXT_CHARS = env_int("CSM_MAX_SESSION_TEXT_CHARS", 16_384)
+CSM_MAX_STREAMS_PER_KEY = env_int("CSM_MAX_STREAMS_PER_KEY", 4)
 
 # Keys, voices and access.
 CSM_REQUIRE_API_KEY = env_bool("CSM_REQUIRE_API_KEY", not DEBUG)  # off for local development, on in production

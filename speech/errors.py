@@ -106,6 +106,26 @@ class RequestTooLarge(ServiceError):
     code = "request_too_large"
 
 
+class SessionTextFull(ServiceError):
+    """More text waiting to be spoken in a streaming session than CSM_MAX_SESSION_TEXT_CHARS."""
+
+    status = 413
+    code = "session_text_full"
+
+
+class TooManyStreams(ServiceError):
+    """A key has CSM_MAX_STREAMS_PER_KEY streams open already."""
+
+    status = 429
+    error_type = "rate_limit_error"
+    code = "too_many_streams"
+    retry_after = 1
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 class ConsentInUse(ServiceError):
     """A consent cannot be deleted while voices made with it exist."""
 

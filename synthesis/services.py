@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 
+from accounts import streams
 from accounts.models import ApiKey
 from speech import audio, pipeline
 from speech.errors import InvalidAudio, ServiceError
@@ -78,20 +79,38 @@ async def create_speech(
         sample_param="voice_sample",
     )
     if stream_format == "sse":
-        events = pipeline.sse_events(
-            pipeline.start_speech(spoken, text, **sampling), response_format, input_tokens=len(text)
+        return await _counted_stream(
+            owner,
+            lambda: pipeline.sse_events(
+                pipeline.start_speech(spoken, text, **sampling), response_format, input_tokens=len(text)
+            ),
+            SSE_CONTENT_TYPE,
         )
-        return Speech(await pipeline.started(events), SSE_CONTENT_TYPE)
     if streaming:
-        return await stream_speech(spoken, text, fmt=response_format, sampling=sampling)
+        return await stream_speech(spoken, text, fmt=response_format, sampling=sampling, owner=owner)
     pcm = await pipeline.synthesize(spoken, text, speed=speed, **sampling)
     return Speech(await pipeline.encode(pcm, response_format), audio.CONTENT_TYPES[response_format])
 
 
-async def stream_speech(voice: Voice, text: str, *, fmt: str, sampling: dict) -> Speech:
+async def stream_speech(voice: Voice, text: str, *, fmt: str, sampling: dict, owner: ApiKey | None) -> Speech:
     """The encoded audio as it is generated; an error before the first audio is raised here."""
-    chunks = pipeline.encoded_stream(pipeline.start_speech(voice, text, **sampling), fmt)
-    return Speech(await pipeline.started(chunks), audio.CONTENT_TYPES[fmt])
+    return await _counted_stream(
+        owner,
+        lambda: pipeline.encoded_stream(pipeline.start_speech(voice, text, **sampling), fmt),
+        audio.CONTENT_TYPES[fmt],
+    )
+
+
+async def _counted_stream(owner: ApiKey | None, make_body: Callable[[], AsyncIterator], content_type: str) -> Speech:
+    """A streamed body, counted as one of `owner`'s open streams from before its generation starts until it
+    ends; TooManyStreams (429) when the key has the most it may have open."""
+    streams.open_stream(owner)
+    try:
+        body = await pipeline.started(make_body())
+    except BaseException:
+        streams.close_stream(owner)
+        raise
+    return Speech(streams.counted(owner, body), content_type)
 
 
 async def voice_clone(
@@ -110,7 +129,7 @@ async def voice_clone(
     stored clip."""
     voice = await resolve_voice(owner=owner, voice=voice_id, sample=sample, transcript=context_text, speaker=speaker_id)
     if stream:
-        return await stream_speech(voice, text, fmt=output_format, sampling=sampling)
+        return await stream_speech(voice, text, fmt=output_format, sampling=sampling, owner=owner)
     parameters = {**sampling, "speaker_id": voice.speaker}  # a saved voice speaks as its own speaker
     return await synthesize_clip(voice, text, output_format=output_format, parameters=parameters, owner=owner)
 
