@@ -43,10 +43,33 @@ def close_stream(owner: ApiKey | None) -> None:
             del _open[owner.pk]
 
 
-async def counted(owner: ApiKey | None, body: AsyncIterator) -> AsyncIterator:
-    """`body`, counted as one of `owner`'s streams (already opened) until it ends or is closed."""
-    try:
-        async for item in body:
-            yield item
-    finally:
-        close_stream(owner)
+class CountedBody:
+    """A response body counted as one of `owner`'s open streams (already opened) until it ends, fails, is closed,
+    or is dropped unread (a client gone before its response started)."""
+
+    def __init__(self, owner: ApiKey | None, body: AsyncIterator) -> None:
+        self.owner = owner
+        self.body = body
+        self.counted = True
+
+    def __aiter__(self) -> CountedBody:
+        return self
+
+    async def __anext__(self):
+        try:
+            return await anext(self.body)
+        except BaseException:  # the end (StopAsyncIteration), an error, or a cancellation
+            self.release()
+            raise
+
+    async def aclose(self) -> None:
+        self.release()
+        await self.body.aclose()
+
+    def release(self) -> None:
+        if self.counted:
+            self.counted = False
+            close_stream(self.owner)
+
+    def __del__(self) -> None:
+        self.release()

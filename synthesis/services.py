@@ -110,7 +110,7 @@ async def _counted_stream(owner: ApiKey | None, make_body: Callable[[], AsyncIte
     except BaseException:
         streams.close_stream(owner)
         raise
-    return Speech(streams.counted(owner, body), content_type)
+    return Speech(streams.CountedBody(owner, body), content_type)
 
 
 async def voice_clone(
