@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
+
+logger = logging.getLogger(__name__)
 
 
 class SynthesisRateThrottle(SimpleRateThrottle):
@@ -13,6 +17,14 @@ class SynthesisRateThrottle(SimpleRateThrottle):
     """
 
     scope = "synthesis"
+
+    def allow_request(self, request, view) -> bool:
+        """Fails open: when the cache that counts requests is down, the request is served (with a warning)."""
+        try:
+            return super().allow_request(request, view)
+        except Exception:  # the cache backend's own errors (Redis refused, timed out) have no common base
+            logger.warning("Rate limit not applied: the cache is unavailable.", exc_info=True)
+            return True
 
     def get_rate(self) -> str | None:
         return settings.CSM_RATE_LIMIT or None

@@ -5,11 +5,12 @@ import os
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
 
+from config.static import StaticFilesHandler  # noqa: E402
+
 # Static files (admin, and the offline Swagger UI / ReDoc bundles) are served by the app itself.
-django_application = ASGIStaticFilesHandler(get_asgi_application())
+django_application = StaticFilesHandler(get_asgi_application())
 
 from speech.runtime import start_engine  # noqa: E402
 from streaming.routing import websocket_urlpatterns  # noqa: E402

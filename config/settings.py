@@ -62,11 +62,24 @@ DATABASES = {
     "default": dj_database_url.parse(env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=0)
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Dependencies fail: a database that is refused, or accepts but never answers, fails a request in seconds (503).
+DB_CONNECT_TIMEOUT = env_int("CSM_DB_CONNECT_TIMEOUT", 5)  # seconds
+DB_STATEMENT_TIMEOUT_MS = env_int("CSM_DB_STATEMENT_TIMEOUT_MS", 30_000)
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        connect_timeout=DB_CONNECT_TIMEOUT, options=f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}"
+    )
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},  # throttling fails open after these
+        }
+    }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
@@ -97,7 +110,7 @@ REST_FRAMEWORK = {
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.negotiation.AnyAcceptNegotiation",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "config.parsers.JSONParser",  # refuses JSON nested too deep with 400
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
@@ -132,6 +145,11 @@ CSM_COMPILE = env_bool("CSM_COMPILE", False)
 CSM_CUDA_GRAPHS = env_bool("CSM_CUDA_GRAPHS", True)  # replay each frame's steps as CUDA graphs (CUDA only)
 CSM_CLIP_RETENTION_DAYS = env_int("CSM_CLIP_RETENTION_DAYS", 7)
 CSM_SESSION_TTL_SECONDS = env_int("CSM_SESSION_TTL_SECONDS", 3600)
+# What one request may hold: its audio (all pieces or segments together), a session's text waiting to be
+# spoken, and the streams (streamed responses and WebSockets) one key may have open at once in a process.
+CSM_MAX_AUDIO_SECONDS = env_int("CSM_MAX_AUDIO_SECONDS", 420)
+CSM_MAX_SESSION_TEXT_CHARS = env_int("CSM_MAX_SESSION_TEXT_CHARS", 16_384)
+CSM_MAX_STREAMS_PER_KEY = env_int("CSM_MAX_STREAMS_PER_KEY", 4)
 
 # Keys, voices and access.
 CSM_REQUIRE_API_KEY = env_bool("CSM_REQUIRE_API_KEY", not DEBUG)  # off for local development, on in production

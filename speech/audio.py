@@ -31,6 +31,7 @@ MAX_SAMPLE_BYTES = 10 * 1024 * 1024
 MIN_SAMPLE_SECONDS = 1.0
 MAX_SAMPLE_SECONDS = 30.0
 SILENCE_PEAK = 1e-3
+MAX_SAMPLE_PEAK = 16.0  # float samples beyond this (24 dB over full scale) are broken, not loud
 MIN_SPEED, MAX_SPEED = 0.25, 4.0
 
 _TIME_BASE = Fraction(1, SAMPLE_RATE)
@@ -67,7 +68,8 @@ def load_voice_sample(data: bytes, *, param: str = "audio_file") -> np.ndarray:
     """
     if len(data) > MAX_SAMPLE_BYTES:
         raise AudioTooLarge(
-            f"The audio file is {len(data) / 2**20:.1f} MiB; the limit is {MAX_SAMPLE_BYTES // 2**20} MiB.",
+            f"The audio file is {len(data):,} bytes; the limit is {MAX_SAMPLE_BYTES:,} bytes "
+            f"({MAX_SAMPLE_BYTES // 2**20} MiB).",
             param=param,
         )
     try:
@@ -132,13 +134,30 @@ def decode_audio(data: bytes, *, max_seconds: float | None = None) -> tuple[np.n
     duration = decoded / rate
     if max_seconds is not None and duration > max_seconds:
         duration = max(duration, declared)
-    pcm = np.clip(np.nan_to_num(np.concatenate(chunks).astype(np.float32)), -1.0, 1.0)
+    pcm = _checked_levels(np.concatenate(chunks).astype(np.float32))
     return np.clip(resample(pcm, rate, SAMPLE_RATE), -1.0, 1.0), duration
 
 
 def join(chunks: list[np.ndarray]) -> np.ndarray:
     """Chunks of 24 kHz float32 PCM as one array (empty for none)."""
     return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+
+
+def _checked_levels(pcm: np.ndarray) -> np.ndarray:
+    """Decoded float samples clipped to [-1, 1]; InvalidAudio for NaN, infinities or absurd levels (a broken or
+    forged file: cleaning them up silently would clone noise)."""
+    if not np.isfinite(pcm).all():
+        raise InvalidAudio(
+            "The audio contains invalid sample values (NaN, infinite or too large to represent); "
+            "it is not usable speech."
+        )
+    peak = float(np.max(np.abs(pcm))) if pcm.size else 0.0
+    if peak > MAX_SAMPLE_PEAK:
+        raise InvalidAudio(
+            f"The audio's sample values reach {peak:.3g}, far outside the range [-1, 1] of audio "
+            f"(at most {MAX_SAMPLE_PEAK:g} is accepted); it is not usable speech."
+        )
+    return np.clip(pcm, -1.0, 1.0)
 
 
 def resample(pcm: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:

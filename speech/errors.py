@@ -8,6 +8,9 @@ consumer answer every failure the same way.
 
 from __future__ import annotations
 
+from django import db
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from rest_framework import exceptions
 
 _TYPES = {401: "authentication_error", 403: "permission_error", 404: "invalid_request_error", 429: "rate_limit_error"}
@@ -83,6 +86,46 @@ class EngineBusy(ServiceError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class ServiceUnavailable(ServiceError):
+    """A dependency the request needs (the database, the cache) is down or does not answer in time."""
+
+    status = 503
+    error_type = "server_error"
+    code = "service_unavailable"
+    retry_after = 5
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class RequestTooLarge(ServiceError):
+    """A request body over the server's limit."""
+
+    status = 413
+    code = "request_too_large"
+
+
+class SessionTextFull(ServiceError):
+    """More text waiting to be spoken in a streaming session than CSM_MAX_SESSION_TEXT_CHARS."""
+
+    status = 413
+    code = "session_text_full"
+
+
+class TooManyStreams(ServiceError):
+    """A key has CSM_MAX_STREAMS_PER_KEY streams open already."""
+
+    status = 429
+    error_type = "rate_limit_error"
+    code = "too_many_streams"
+    retry_after = 1
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 class ConsentInUse(ServiceError):
     """A consent cannot be deleted while voices made with it exist."""
 
@@ -121,6 +164,11 @@ def as_service_error(error: Exception) -> ServiceError | None:
     """`error` as a ServiceError; None for anything that is not a client's error (a bug: a 500)."""
     if isinstance(error, ServiceError):
         return error
+    if isinstance(error, db.OperationalError | db.InterfaceError):  # refused, timed out, or gone mid-request
+        return ServiceUnavailable("The database is unavailable (refused, missing or too slow); try again later.")
+    if isinstance(error, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return RequestTooLarge(f"The request body is larger than the limit of {limit:,} bytes ({limit / 2**20:g} MiB).")
     if isinstance(error, exceptions.ValidationError):
         param, message = _first_validation_error(error.detail)
         return _ApiError(message, status=400, error_type="invalid_request_error", param=param)

@@ -41,6 +41,7 @@ def _load() -> None:
             chunk_frames=settings.CSM_STREAM_CHUNK_FRAMES,
             compile=settings.CSM_COMPILE,
             cuda_graphs=settings.CSM_CUDA_GRAPHS,
+            max_request_ms=settings.CSM_MAX_AUDIO_SECONDS * 1000,
         )
     except ModelLoadError as error:
         logger.error("Model not loaded: %s", error)

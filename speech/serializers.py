@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
+from django.core.validators import ProhibitNullCharactersValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from .audio import MAX_SAMPLE_BYTES
 from .engine.sampling import DEFAULT_TEMPERATURE, DEFAULT_TOPK
@@ -25,6 +29,9 @@ MAX_TRANSCRIPT_CHARS = 2000  # a 30 s sample's transcript is a few hundred chara
 class VoiceField(serializers.Field):
     """A voice name or id, or `{"id": "voice_..."}`; returned as a string."""
 
+    # What a CharField refuses too: NUL and lone surrogates, which no database stores.
+    default_validators = [ProhibitNullCharactersValidator(), ProhibitSurrogateCharactersValidator()]
+
     def to_internal_value(self, data):
         if isinstance(data, dict):
             data = data.get("id")
@@ -40,15 +47,33 @@ class AudioUploadField(serializers.FileField):
     """An uploaded audio file. Over the sample limit it is refused with 413, before any other check."""
 
     def to_internal_value(self, data):
-        if getattr(data, "size", 0) > MAX_SAMPLE_BYTES:
+        size = getattr(data, "size", 0) or 0
+        if size > MAX_SAMPLE_BYTES:
             raise AudioTooLarge(
-                f"The {self.field_name} file is larger than {MAX_SAMPLE_BYTES // 2**20} MiB.", param=self.field_name
+                f"The {self.field_name} file is {size:,} bytes; the limit is {MAX_SAMPLE_BYTES:,} bytes "
+                f"({MAX_SAMPLE_BYTES // 2**20} MiB).",
+                param=self.field_name,
             )
         return super().to_internal_value(data)
 
 
+class NumberField(serializers.FloatField):
+    """A float from a number or a numeric string; booleans (JSON's `true` is not 1.0), NaN and infinities
+    are refused."""
+
+    default_error_messages = {"invalid": "A number is required.", "not_finite": "A finite number is required."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
+            self.fail("not_finite")
+        return value
+
+
 def temperature_field(**kwargs) -> serializers.FloatField:
-    return serializers.FloatField(min_value=0.0, max_value=2.0, **kwargs)
+    return NumberField(min_value=0.0, max_value=2.0, **kwargs)
 
 
 def topk_field(**kwargs) -> serializers.IntegerField:

@@ -28,9 +28,10 @@ import numpy as np
 from channels.generic.websocket import AsyncWebsocketConsumer
 from rest_framework import exceptions
 
+from accounts.streams import close_stream, open_stream
 from accounts.websocket import WebSocketRejected, authenticate_websocket
 from speech import audio, pipeline
-from speech.errors import ServiceError, as_service_error, error_body
+from speech.errors import NotFound, ServiceError, SessionTextFull, TooManyStreams, as_service_error, error_body
 
 from . import services
 from .models import StreamingSession
@@ -40,6 +41,7 @@ from .services import SessionNotFound
 logger = logging.getLogger(__name__)
 
 CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_MANY_STREAMS = 4429
 CLOSE_BAD_REQUEST = 4400
 MODES = ("file", "stream")
 
@@ -144,6 +146,8 @@ class _StreamWriter:
 class StreamTextConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.session = None
+        self.counted = False  # one of the key's open streams (CSM_MAX_STREAMS_PER_KEY)
+        self.waiting_chars = 0  # text queued and not yet spoken (CSM_MAX_SESSION_TEXT_CHARS)
         self.worker: asyncio.Task | None = None
         self.job: asyncio.Task | None = None
         self.jobs: asyncio.Queue[_Text | _Cancel] = asyncio.Queue()
@@ -166,6 +170,13 @@ class StreamTextConsumer(AsyncWebsocketConsumer):
         except SessionNotFound as error:
             await self._refuse(CLOSE_NOT_FOUND, error)
             return
+        try:
+            open_stream(self.owner)
+        except TooManyStreams as error:
+            self.session = None
+            await self._refuse(CLOSE_TOO_MANY_STREAMS, error)
+            return
+        self.counted = True
         if mode == "stream":
             self.writer = _StreamWriter(self.session, self._send_bytes, self._send_json)
         else:
@@ -176,6 +187,9 @@ class StreamTextConsumer(AsyncWebsocketConsumer):
         for task in (self.job, self.worker):
             if task is not None:
                 task.cancel()
+        if self.counted:
+            self.counted = False
+            close_stream(self.owner)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.session is None:
@@ -190,10 +204,15 @@ class StreamTextConsumer(AsyncWebsocketConsumer):
             return
         try:
             chunk, is_final = message["text_chunk"], message["is_final"]
+            services.check_text_room(waiting=self.waiting_chars, chunk=chunk)
             _, segments = await services.afeed_text(self.session.pk, chunk, is_final=is_final, owner=self.owner)
+        except SessionTextFull as error:
+            await self._send_error(error)  # the chunk is dropped; the connection stays
+            return
         except SessionNotFound as error:
             await self._refuse(CLOSE_NOT_FOUND, error)
             return
+        self.waiting_chars += sum(map(len, segments))
         self.jobs.put_nowait(_Text(segments, is_final))
 
     async def _cancel(self) -> None:
@@ -202,6 +221,8 @@ class StreamTextConsumer(AsyncWebsocketConsumer):
         while not self.jobs.empty():
             job = self.jobs.get_nowait()
             dropped += 1 if isinstance(job, _Text) else job.dropped
+            if isinstance(job, _Text):
+                self.waiting_chars -= sum(map(len, job.segments))
         if self.job is not None:
             self.job.cancel()
         await services.discard_text(self.session.pk)
@@ -217,6 +238,7 @@ class StreamTextConsumer(AsyncWebsocketConsumer):
             self.job = asyncio.create_task(self.writer.speak(job))
             await asyncio.wait({self.job})  # unlike awaiting it, a cancel of the job does not end this loop
             task, self.job = self.job, None
+            self.waiting_chars -= sum(map(len, job.segments))
             if task.cancelled():
                 await self.writer.interrupted(job)
             elif task.exception() is not None:
@@ -251,7 +273,7 @@ def _parse(text_data: str | None) -> dict | None:
         raise InvalidMessage('Send JSON text messages: {"text_chunk": "...", "is_final": false}.')
     try:
         message = json.loads(text_data)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
         raise InvalidMessage("The message is not valid JSON.") from None
     if not isinstance(message, dict):
         raise InvalidMessage('The message must be a JSON object: {"text_chunk": "...", "is_final": false}.')
@@ -263,3 +285,13 @@ def _parse(text_data: str | None) -> dict | None:
     serializer = TextChunkSerializer(data=message)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+class UnknownPathConsumer(AsyncWebsocketConsumer):
+    """A WebSocket to a path we do not serve: says so, then closes with 4404."""
+
+    async def connect(self) -> None:
+        await self.accept()
+        path = self.scope.get("path", "")
+        await self.send(text_data=json.dumps({"type": "error", **NotFound(f"No WebSocket at {path!r}.").body}))
+        await self.close(code=CLOSE_NOT_FOUND)

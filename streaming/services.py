@@ -8,6 +8,7 @@ inference never does (the engine runs it in its own thread).
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -26,11 +27,13 @@ from speech import audio, pipeline
 from speech.engine.prompt import Segment
 from speech.engine.sampling import DEFAULT_TEMPERATURE, DEFAULT_TOPK
 from speech.engine.text import segment_text
-from speech.errors import NotFound
+from speech.errors import NotFound, SessionTextFull
 from speech.voice import SAMPLE_SPEAKER, Voice
 from voices.services import resolve_voice
 
 from .models import StreamingSession
+
+logger = logging.getLogger(__name__)
 
 
 class SessionNotFound(NotFound):
@@ -117,6 +120,7 @@ def feed_text(
     """
     with transaction.atomic():
         session = _live(StreamingSession.objects.select_for_update().filter(owned_by(owner)), session_id)
+        check_text_room(waiting=len(session.text_buffer), chunk=text_chunk)
         result = segment_text(session.text_buffer + text_chunk, is_final=is_final)
         session.text_buffer = result.rest
         session.expires_at = _expiry()
@@ -125,6 +129,17 @@ def feed_text(
 
 
 afeed_text = database_sync_to_async(feed_text)
+
+
+def check_text_room(*, waiting: int, chunk: str) -> None:
+    """SessionTextFull when `waiting` characters not yet spoken plus `chunk` pass CSM_MAX_SESSION_TEXT_CHARS."""
+    limit = settings.CSM_MAX_SESSION_TEXT_CHARS
+    if waiting + len(chunk) > limit:
+        raise SessionTextFull(
+            f"The session has {waiting:,} characters waiting to be spoken; with this chunk of {len(chunk):,} it "
+            f"would pass the limit of {limit:,}. Send more once the audio has caught up.",
+            param="text_chunk",
+        )
 
 
 @database_sync_to_async
@@ -154,9 +169,19 @@ async def speak_segment(session: StreamingSession, text: str) -> AsyncIterator[n
 
 
 async def synthesize_segments(session: StreamingSession, segments: list[str]) -> np.ndarray:
-    """The audio of the segments, one after the other (24 kHz float32; empty for no segments)."""
-    chunks = [pcm for text in segments async for pcm in speak_segment(session, text)]
-    return audio.join(chunks)
+    """The audio of the segments, one after the other (24 kHz float32; empty for no segments), at most
+    CSM_MAX_AUDIO_SECONDS of it: the segments after the cap are not spoken."""
+    cap = settings.CSM_MAX_AUDIO_SECONDS * audio.SAMPLE_RATE
+    chunks: list[np.ndarray] = []
+    made = 0
+    for done, text in enumerate(segments):
+        if made >= cap:
+            logger.info("stream-text reached the audio cap; %d segment(s) not spoken.", len(segments) - done)
+            break
+        async for pcm in speak_segment(session, text):
+            chunks.append(pcm)
+            made += len(pcm)
+    return audio.join(chunks)[:cap]
 
 
 def session_voice(session: StreamingSession) -> Voice:

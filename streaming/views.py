@@ -14,7 +14,7 @@ from speech.serializers import error_responses
 from . import services
 from .serializers import StreamingSessionCreatedSerializer, StreamingSessionSerializer, StreamTextSerializer
 
-ERROR_RESPONSES = error_responses(400, 404, 413, 503)
+ERROR_RESPONSES = error_responses(400, 401, 404, 413, 429, 503)
 
 
 class StreamingSessionView(AsyncAPIView):

@@ -9,7 +9,7 @@ from django.conf import settings
 from accounts.authentication import require_key
 from accounts.models import ApiKey
 from accounts.selectors import owned_by
-from speech.errors import NotFound
+from speech.errors import NotFound, Unauthorized
 
 from .models import Clip
 from .signing import audio_url, signature_valid
@@ -29,9 +29,18 @@ def clip_by_filename(filename: str) -> Clip:
 
 def clip_for_download(*, filename: str, owner: ApiKey | None, signature: str | None) -> Clip:
     """The clip a request may read: any clip with a valid unexpired signature for its name, else one of the
-    caller's own (Unauthorized when keys are required and none was sent; NotFound for other owners' clips)."""
+    caller's own (Unauthorized for an invalid or expired signature without a key, and when keys are required and
+    none was sent; NotFound for other owners' clips)."""
     if signature_valid(filename, signature):
         return clip_by_filename(filename)
+    if signature and owner is None:
+        clip = clip_by_filename(filename)
+        if clip.owner_id is None and not settings.CSM_REQUIRE_API_KEY:
+            return clip  # readable by anyone: the signature was not needed
+        raise Unauthorized(
+            "The audio URL's signature is invalid or has expired; ask for a new URL or send your API key.",
+            code="invalid_signature",
+        )
     require_key(owner)
     clip = clip_by_filename(filename)
     if not Clip.objects.filter(owned_by(owner), pk=clip.pk).exists():

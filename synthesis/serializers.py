@@ -11,6 +11,7 @@ from speech.serializers import (
     MAX_TRANSCRIPT_CHARS,
     AudioUploadField,
     DefaultSamplingFields,
+    NumberField,
     SamplingFields,
     SpeakerField,
     VoiceField,
@@ -24,7 +25,7 @@ class SpeechSerializer(SamplingFields):
     input = serializers.CharField(max_length=MAX_INPUT_CHARS, trim_whitespace=True)
     voice = VoiceField(help_text='A saved voice id or name, {"id": "voice_..."}, or an OpenAI built-in name.')
     response_format = serializers.ChoiceField(choices=FORMATS, required=False, allow_null=True)
-    speed = serializers.FloatField(min_value=0.25, max_value=4.0, required=False, allow_null=True)
+    speed = NumberField(min_value=0.25, max_value=4.0, required=False, allow_null=True)
     instructions = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     stream_format = serializers.ChoiceField(choices=("audio", "sse"), required=False, allow_null=True)
     stream = serializers.BooleanField(required=False, allow_null=True)
@@ -37,7 +38,9 @@ class SpeechSerializer(SamplingFields):
 
 class VoiceCloneSerializer(DefaultSamplingFields):
     text = serializers.CharField(max_length=MAX_INPUT_CHARS)
-    audio_file = AudioUploadField(required=False, allow_null=True)
+    audio_file = AudioUploadField(
+        required=False, allow_null=True, help_text="The voice sample: audio, 1-30 s, at most 10 MiB."
+    )
     voice_id = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     context_text = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_TRANSCRIPT_CHARS)
     speaker_id = SpeakerField(default=SAMPLE_SPEAKER)

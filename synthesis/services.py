@@ -5,16 +5,21 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
 
+from accounts import streams
 from accounts.models import ApiKey
 from speech import audio, pipeline
 from speech.errors import InvalidAudio
+from speech.storage import saved_together
 from speech.voice import DEFAULT_SPEAKER, Voice
+from voices.models import Voice as SavedVoice
+from voices.models import VoiceConsent
 from voices.services import resolve_voice
 
 from .models import Clip
@@ -35,10 +40,12 @@ class Speech:
 
 
 def decode_base64_sample(value: str, *, param: str = "voice_sample") -> bytes:
+    """Base64 as `base64` prints it: wrapped lines (whitespace is dropped) and the padding may be left out."""
     if value.startswith("data:") and "," in value:
         value = value.split(",", 1)[1]
+    value = "".join(value.split())
     try:
-        return base64.b64decode(value, validate=True)
+        return base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
     except (binascii.Error, ValueError):
         raise InvalidAudio("voice_sample is not valid base64.", param=param) from None
 
@@ -74,20 +81,40 @@ async def create_speech(
         sample_param="voice_sample",
     )
     if stream_format == "sse":
-        events = pipeline.sse_events(
-            pipeline.start_speech(spoken, text, **sampling), response_format, input_tokens=len(text), speed=speed
+        return await _counted_stream(
+            owner,
+            lambda: pipeline.sse_events(
+                pipeline.start_speech(spoken, text, **sampling), response_format, input_tokens=len(text), speed=speed
+            ),
+            SSE_CONTENT_TYPE,
         )
-        return Speech(await pipeline.started(events), SSE_CONTENT_TYPE)
     if streaming:
-        return await stream_speech(spoken, text, fmt=response_format, sampling=sampling, speed=speed)
+        return await stream_speech(spoken, text, fmt=response_format, sampling=sampling, owner=owner, speed=speed)
     pcm = await pipeline.synthesize(spoken, text, speed=speed, **sampling)
     return Speech(await pipeline.encode(pcm, response_format), audio.CONTENT_TYPES[response_format])
 
 
-async def stream_speech(voice: Voice, text: str, *, fmt: str, sampling: dict, speed: float = 1.0) -> Speech:
+async def stream_speech(
+    voice: Voice, text: str, *, fmt: str, sampling: dict, owner: ApiKey | None, speed: float = 1.0
+) -> Speech:
     """The encoded audio as it is generated; an error before the first audio is raised here."""
-    chunks = pipeline.encoded_stream(pipeline.start_speech(voice, text, **sampling), fmt, speed=speed)
-    return Speech(await pipeline.started(chunks), audio.CONTENT_TYPES[fmt])
+    return await _counted_stream(
+        owner,
+        lambda: pipeline.encoded_stream(pipeline.start_speech(voice, text, **sampling), fmt, speed=speed),
+        audio.CONTENT_TYPES[fmt],
+    )
+
+
+async def _counted_stream(owner: ApiKey | None, make_body: Callable[[], AsyncIterator], content_type: str) -> Speech:
+    """A streamed body, counted as one of `owner`'s open streams from before its generation starts until it
+    ends; TooManyStreams (429) when the key has the most it may have open."""
+    streams.open_stream(owner)
+    try:
+        body = await pipeline.started(make_body())
+    except BaseException:
+        streams.close_stream(owner)
+        raise
+    return Speech(streams.CountedBody(owner, body), content_type)
 
 
 async def stream_voice_clone(
@@ -103,7 +130,7 @@ async def stream_voice_clone(
 ) -> Speech:
     """Speaks with an uploaded sample or a saved voice; the audio as it is generated."""
     voice = await resolve_voice(owner=owner, voice=voice_id, sample=sample, transcript=context_text, speaker=speaker_id)
-    return await stream_speech(voice, text, fmt=output_format, sampling=sampling)
+    return await stream_speech(voice, text, fmt=output_format, sampling=sampling, owner=owner)
 
 
 async def create_clip(
@@ -147,8 +174,29 @@ def _save_clip(
         voice_id=voice.saved_voice_id,
         consent_id=voice.consent_id,
     )
-    if voice.sample:
-        clip.voice_sample.save(f"{clip_id.hex}.sample", ContentFile(voice.sample), save=False)
-    clip.file.save(f"{clip_id.hex}.{output_format}", ContentFile(data), save=False)
-    clip.save()
+    try:
+        return _store_clip(clip, sample=voice.sample, data=data)
+    except IntegrityError:  # the voice went between the check and the commit (SQLite locks nothing): once more
+        return _store_clip(clip, sample=voice.sample, data=data)
+
+
+def _store_clip(clip: Clip, *, sample: bytes | None, data: bytes) -> Clip:
+    """Saves the clip's row and files together: no file stays without its row."""
+    with saved_together(clip.voice_sample, clip.file), transaction.atomic():
+        _unlink_deleted_voice(clip)
+        if sample:
+            clip.voice_sample.save(f"{clip.id.hex}.sample", ContentFile(sample), save=False)
+        clip.file.save(f"{clip.id.hex}.{clip.output_format}", ContentFile(data), save=False)
+        clip.save(force_insert=True)
     return clip
+
+
+def _unlink_deleted_voice(clip: Clip) -> None:
+    """A voice (or its consent) deleted while the clip was generated: the clip is kept without it, as if it
+    had been deleted just after (their foreign keys SET_NULL). The rows that remain are locked until commit."""
+    if clip.voice_id is not None and not SavedVoice.objects.select_for_update().filter(pk=clip.voice_id).exists():
+        clip.voice_id = None
+    if clip.consent_id is not None and not (
+        VoiceConsent.objects.select_for_update().filter(pk=clip.consent_id).exists()
+    ):
+        clip.consent_id = None

@@ -16,10 +16,11 @@ from rest_framework.views import APIView
 from accounts.throttling import SynthesisRateThrottle
 from speech import audio, pipeline
 from speech.errors import NotFound
-from speech.runtime import MODEL_IDS, MODELS_CREATED, engine_state
+from speech.runtime import MODEL_IDS, MODELS_CREATED
 from speech.serializers import ErrorSerializer, error_responses
 
 from . import selectors, services
+from .health import health_report
 from .serializers import (
     ModelListSerializer,
     ModelSerializer,
@@ -183,15 +184,20 @@ class ModelDetailView(APIView):
         return Response(_model(model_id))
 
 
-class HealthView(APIView):
+class HealthView(AsyncAPIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
         operation_id="health",
-        summary="Liveness and model state",
-        description="Always 200 while the server runs; `model.status` is loading, ready or failed (with `error`).",
-        responses=OpenApiTypes.OBJECT,
+        summary="Whether the service can serve: the database, the cache, the channel layer and the model",
+        description=(
+            "200 when every dependency answers and the model is ready; 503 otherwise (a dependency down, the "
+            "model loading or failed), with each part's `status` (and `error`). `model.status` is loading, "
+            "ready or failed."
+        ),
+        responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT},
     )
-    def get(self, request):
-        model = engine_state()
-        return Response({"status": "ok", "time": int(time.time()), "model": model})
+    async def get(self, request):
+        serving, report = await health_report()
+        body = {"status": "ok" if serving else "unavailable", "time": int(time.time()), **report}
+        return Response(body, status=200 if serving else 503)

@@ -23,19 +23,21 @@ class UnixTimeField(serializers.Field):
 
 
 class PageQuerySerializer(serializers.Serializer):
-    after = serializers.CharField(required=False, allow_blank=True)
-    limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
+    after = serializers.CharField(
+        required=False, allow_blank=True, help_text="List the objects after this id (the previous page's last_id)."
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=20, help_text="1 to 100, default 20.")
 
 
 class ConsentCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    language = serializers.CharField(max_length=35, help_text="BCP 47 tag of the consent phrase, e.g. en-US.")
+    language = serializers.RegexField(
+        _BCP47,
+        max_length=35,
+        help_text="BCP 47 tag of the consent phrase, e.g. en-US.",
+        error_messages={"invalid": "Give a BCP 47 language tag such as en-US."},
+    )
     recording = AudioUploadField(help_text="The consent recording: audio, 1-30 s, at most 10 MiB.")
-
-    def validate_language(self, value: str) -> str:
-        if not _BCP47.match(value):
-            raise serializers.ValidationError("Give a BCP 47 language tag such as en-US.")
-        return value
 
 
 class ConsentUpdateSerializer(serializers.Serializer):

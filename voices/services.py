@@ -9,12 +9,13 @@ import asyncio
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import RestrictedError
 
 from accounts.models import ApiKey
 from speech import audio, pipeline
 from speech.errors import ConsentInUse, NotFound
+from speech.storage import saved_together
 from speech.voice import DEFAULT_SPEAKER
 from speech.voice import Voice as SpokenVoice
 
@@ -80,9 +81,24 @@ async def create_voice(
 
 
 def _save_voice(*, voice: Voice, sample: bytes, filename: str) -> Voice:
-    voice.sample.save(filename, ContentFile(sample), save=False)
-    voice.save()
+    """Saves the voice and its sample together: the consent is locked (and must still exist), and the file
+    is deleted again when the row cannot be saved. NotFound when the consent was deleted meanwhile."""
+    with saved_together(voice.sample):
+        try:
+            with transaction.atomic():
+                if not VoiceConsent.objects.select_for_update().filter(pk=voice.consent_id).exists():
+                    raise _consent_gone(voice.consent_id)
+                voice.sample.save(filename, ContentFile(sample), save=False)
+                voice.save()
+        except IntegrityError:  # the consent went between the check and the commit (SQLite does not lock)
+            if not VoiceConsent.objects.filter(pk=voice.consent_id).exists():
+                raise _consent_gone(voice.consent_id) from None
+            raise
     return voice
+
+
+def _consent_gone(consent_id: str) -> NotFound:
+    return NotFound(f"Voice consent '{consent_id}' was deleted while the voice was being created.", param="consent")
 
 
 async def reencode_voice(*, voice: Voice) -> Voice:

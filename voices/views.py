@@ -7,7 +7,7 @@ async (the audio work runs off the database thread); the others are plain DRF vi
 from __future__ import annotations
 
 from adrf.views import APIView as AsyncAPIView
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -33,10 +33,6 @@ from .serializers import (
 )
 
 ERRORS = error_responses(400, 401, 404, 413, 429, 503)
-PAGE_PARAMETERS = [
-    OpenApiParameter("after", str, description="List the objects after this id (the previous page's last_id)."),
-    OpenApiParameter("limit", int, description="1 to 100, default 20."),
-]
 
 
 def _consent_page(page: selectors.Page) -> dict:
@@ -51,7 +47,7 @@ class ConsentListView(AsyncAPIView):
     @extend_schema(
         operation_id="listVoiceConsents",
         summary="List voice consent recordings",
-        parameters=PAGE_PARAMETERS,
+        parameters=[PageQuerySerializer],
         responses={200: ConsentListSerializer, **ERRORS},
     )
     async def get(self, request):

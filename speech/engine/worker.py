@@ -69,6 +69,17 @@ def worker_threads() -> int:
     return max(1, cores - 1)
 
 
+def overflow_message(context: list[Segment], max_positions: int) -> str:
+    """Why a prompt does not fit, naming only what it actually held (a voice sample, its transcript)."""
+    if not context:
+        held, advice = "The text needs", "send a shorter input"
+    elif any(segment.text for segment in context):
+        held, advice = "The voice sample, its transcript and the text need", "use a shorter sample or transcript"
+    else:
+        held, advice = "The voice sample and the text need", "use a shorter sample"
+    return f"{held} more than the model's {max_positions} positions once tokenised; {advice}."
+
+
 def default_max_ms(text: str) -> int:
     """A generous cap for a piece: about four times normal speaking time (~15 characters a second)."""
     return max(3000, int(len(text) * 1000 / 15 * 4))
@@ -163,6 +174,7 @@ class _Active:
     piece_codes: list[torch.Tensor] = field(default_factory=list)
     pending: list[torch.Tensor] = field(default_factory=list)
     max_frames: int = 0
+    frames: int = 0  # frames generated for the whole request, every piece
     slot: int = 0  # its rows in the streaming Mimi decoder (generator rows move; slots stay)
     previous: Segment | None = None
 
@@ -177,13 +189,17 @@ class Engine:
         chunk_frames: int = 1,
         compile: bool = False,
         cuda_graphs: bool = True,
+        max_request_ms: int | None = None,
     ) -> None:
-        """`cuda_graphs`: on CUDA, replay each frame's depth decoder and backbone step as CUDA graphs."""
+        """`cuda_graphs`: on CUDA, replay each frame's depth decoder and backbone step as CUDA graphs.
+        `max_request_ms`: the most audio one request may produce, all its pieces together (None: no cap);
+        a request that reaches it ends there, with the audio made so far."""
         self.loaded = loaded
         self.model = loaded.model
         self.max_batch = max_batch
         self.max_queue = max_queue
         self.chunk_frames = chunk_frames
+        self.max_request_frames = max_request_ms // FRAME_MS if max_request_ms else None
         self.sample_rate = self.model.codec_model.config.sampling_rate
         self.prompts = PromptBuilder(self.model, loaded.processor)
         # Before anything is compiled: torch.compile'd code is only valid for the thread count it was built with.
@@ -305,11 +321,8 @@ class Engine:
             segments = [*request.context, target]  # drop the previous piece before cutting the audio short
             room = self.generator.max_positions - self.prompts.length(segments)
         if room < 1:
-            raise ContextOverflow(
-                f"The voice sample, its transcript and the text need more than the model's "
-                f"{self.generator.max_positions} positions; use a shorter sample or transcript."
-            )
-        active.max_frames = min(wanted, room)
+            raise ContextOverflow(overflow_message(request.context, self.generator.max_positions))
+        active.max_frames = min(wanted, room, self._frames_left(active))
         active.piece_codes = []
         embeddings = self.prompts.embeddings(segments).to(self.loaded.dtype)
         self.hidden[row] = self.generator.prefill(row, embeddings)[0]
@@ -346,6 +359,7 @@ class Engine:
         if not end:
             active.piece_codes.append(codes)
             active.pending.append(codes)
+            active.frames += 1
         return end or len(active.piece_codes) >= active.max_frames
 
     def _emit(self, due: list[_Active]) -> None:
@@ -370,11 +384,20 @@ class Engine:
         piece_codes = torch.stack(active.piece_codes, dim=1) if active.piece_codes else None
         active.previous = Segment(stream.request.speaker, text, piece_codes) if piece_codes is not None else None
         active.piece += 1
-        if active.piece < len(active.pieces):
+        if active.piece < len(active.pieces) and self._frames_left(active) > 0:
             self._prefill_or_fail(row)
             return
+        if active.piece < len(active.pieces):
+            unspoken = len(active.pieces) - active.piece
+            logger.info("A request reached the audio cap; %d of its pieces were not spoken.", unspoken)
         self._remove(row)
         stream.finish(active.previous)
+
+    def _frames_left(self, active: _Active) -> int:
+        """Frames the request may still produce under `max_request_ms`."""
+        if self.max_request_frames is None:
+            return 1 << 30
+        return self.max_request_frames - active.frames
 
     def _remove(self, row: int) -> None:
         """Frees a row and its decoder slot, moving the last active row into it so rows 0..n-1 stay packed."""

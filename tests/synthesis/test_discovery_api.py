@@ -68,8 +68,10 @@ def broken_server(django_db_setup):
 
 @pytest.mark.django_db(transaction=True)
 def test_failed_model_keeps_server_up_and_explains_why(broken_server):
-    health = requests.get(f"{broken_server.url}/health", timeout=10).json()
-    assert health["status"] == "ok"
+    response = requests.get(f"{broken_server.url}/health", timeout=10)
+    assert response.status_code == 503  # up, but it cannot serve speech
+    health = response.json()
+    assert health["status"] == "unavailable"
     assert health["model"]["status"] == "failed"
     assert "/nonexistent/csm-model" in health["model"]["error"]
     response = requests.post(
