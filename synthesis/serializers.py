@@ -14,6 +14,7 @@ from speech.serializers import (
     SamplingFields,
     VoiceField,
     max_audio_length_field,
+    require_sample_or_voice,
     speaker_field,
 )
 from speech.voice import SAMPLE_SPEAKER
@@ -46,9 +47,7 @@ class VoiceCloneSerializer(DefaultSamplingFields):
     stream = serializers.BooleanField(default=False)
 
     def validate(self, attrs):
-        if not attrs.get("audio_file") and not attrs.get("voice_id"):
-            raise serializers.ValidationError({"audio_file": "Upload a voice sample (or give voice_id)."})
-        return attrs
+        return require_sample_or_voice(attrs)
 
 
 class VoiceCloneResultSerializer(serializers.Serializer):
