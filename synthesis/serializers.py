@@ -65,3 +65,19 @@ class ModelSerializer(serializers.Serializer):
 class ModelListSerializer(serializers.Serializer):
     object = serializers.CharField(default="list")
     data = ModelSerializer(many=True)
+
+
+class EndpointSerializer(serializers.Serializer):
+    method = serializers.CharField()
+    path = serializers.CharField()
+    summary = serializers.CharField()
+
+
+class ApiIndexSerializer(serializers.Serializer):
+    """What `GET /v1/` answers: where the endpoints and the docs are."""
+
+    object = serializers.CharField(default="api.index")
+    name = serializers.CharField(default="csm-voice-api")
+    models = serializers.ListField(child=serializers.CharField())
+    docs = serializers.DictField(child=serializers.CharField(), help_text="Swagger UI, ReDoc and the schema.")
+    endpoints = EndpointSerializer(many=True)
