@@ -170,7 +170,8 @@ def assign_to_key(*, consents: QuerySet[VoiceConsent], key: ApiKey) -> Assigned:
     were off, which belongs to no key and is reachable by none once keys are required.)"""
     moved = {"consents": 0, "voices": 0, "clips": 0, "sessions": 0}
     with transaction.atomic():
-        for consent in consents.select_for_update().order_by("created_at"):
+        chosen = list(consents.values_list("pk", flat=True))  # the admin's querysets may be annotated or distinct
+        for consent in VoiceConsent.objects.select_for_update().filter(pk__in=chosen).order_by("created_at"):
             for voice in consent.voices.defer("codes").order_by("created_at"):
                 validate_voice_name(name=voice.name, owner=key, shared=voice.shared, voice_id=voice.pk)
                 moved["clips"] += voice.clips.filter(owner_id=voice.owner_id).update(owner=key)
