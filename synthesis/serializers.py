@@ -76,8 +76,8 @@ class EndpointSerializer(serializers.Serializer):
 class ApiIndexSerializer(serializers.Serializer):
     """What `GET /v1/` answers: where the endpoints and the docs are."""
 
-    object = serializers.CharField(default="api.index")
-    name = serializers.CharField(default="csm-voice-api")
+    object = serializers.CharField(default="api.index", read_only=True)
+    name = serializers.CharField(default="csm-voice-api", read_only=True)
     models = serializers.ListField(child=serializers.CharField())
     docs = serializers.DictField(child=serializers.CharField(), help_text="Swagger UI, ReDoc and the schema.")
     endpoints = EndpointSerializer(many=True)
