@@ -136,6 +136,21 @@ class VoiceChangeForm(forms.ModelForm):
         return data
 
 
+class VoiceListFormSet(forms.BaseModelFormSet):
+    """The list's `shared` toggles: two voices with one name cannot be shared by the same submit either."""
+
+    def clean(self) -> None:
+        super().clean()
+        shared: dict[str, Voice] = {}
+        for form in self.forms:
+            if not form.cleaned_data.get("shared"):
+                continue
+            voice = form.instance
+            other = shared.setdefault(voice.name.lower(), voice)
+            if other is not voice:
+                raise forms.ValidationError(f"'{other.name}' and '{voice.name}' cannot both be shared: share one.")
+
+
 class AssignToKeyForm(forms.Form):
     key = forms.ModelChoiceField(ApiKey.objects.all(), label="API key")
 
@@ -266,6 +281,10 @@ class VoiceAdmin(AssignToKeyMixin, admin.ModelAdmin):
     def get_changelist_form(self, request, **kwargs):
         kwargs.setdefault("form", VoiceChangeForm)
         return super().get_changelist_form(request, **kwargs)
+
+    def get_changelist_formset(self, request, **kwargs):
+        kwargs.setdefault("formset", VoiceListFormSet)
+        return super().get_changelist_formset(request, **kwargs)
 
     def save_model(self, request, obj, form, change: bool) -> None:
         if change:  # an added voice was saved by the service

@@ -143,6 +143,18 @@ def test_the_share_toggle_in_the_list_is_refused_too(admin_client, objects):
     assert not voice.shared
 
 
+def test_two_voices_of_one_name_are_not_shared_by_one_submit(admin_client, objects):
+    make_voice("ALICE", owner=create_api_key(name="other")[0])
+    rows = list(Voice.objects.order_by("-created_at", "-id"))
+    form = {"form-TOTAL_FORMS": len(rows), "form-INITIAL_FORMS": len(rows), "_save": "Save"}
+    for index, row in enumerate(rows):
+        form[f"form-{index}-id"] = row.pk
+        form[f"form-{index}-shared"] = "on"
+    response = admin_client.post(reverse("admin:voices_voice_changelist"), form)
+    assert response.status_code == 200 and "cannot both be shared" in response.content.decode()
+    assert not Voice.objects.filter(shared=True).exists()
+
+
 def test_renaming_to_a_name_the_owner_uses_is_refused(admin_client, objects):
     other = make_voice("Bob", owner=objects["key"], consent=objects["consent"])
     form = {"name": "alice", "builtin_name": "", "transcript": "", "speaker_id": 0}
