@@ -85,6 +85,7 @@ else:
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]  # the pages' HTML, CSS and ES modules (static/landing/, ...)
 MEDIA_URL = "media/"
 MEDIA_ROOT = env_str("MEDIA_ROOT", str(BASE_DIR / "media"))
 if env_str("AWS_STORAGE_BUCKET_NAME"):

@@ -6,16 +6,18 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from config.errors import not_found
+from config.pages import static_page
 
 handler400 = "config.errors.bad_request"
 handler404 = "config.errors.not_found"
 handler500 = "config.errors.server_error"
 
 urlpatterns = [
+    path("", static_page, {"page": "landing/index.html"}, name="landing"),
     path("admin/", admin.site.urls),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
-    path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("redoc", SpectacularRedocView.as_view(url_name="schema", template_name="synthesis/redoc.html"), name="redoc"),
     # Local media (samples, recordings, clips) for the admin's players: staff only. Clients use /v1/audio/.
     path("media/<path:path>", staff_member_required(serve), {"document_root": settings.MEDIA_ROOT}),
     path("", include("voices.urls")),  # before synthesis: its v1/audio/<filename> would catch voices and models

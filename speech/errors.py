@@ -132,6 +132,12 @@ class ConsentInUse(ServiceError):
     code = "consent_in_use"
 
 
+class NameTaken(ServiceError):
+    """A voice name already used by the same owner, or by another shared voice (case ignored)."""
+
+    code = "name_taken"
+
+
 class ContextTooLong(ServiceError):
     """The voice context, its transcript and the text do not fit the model's context window."""
 

@@ -111,6 +111,15 @@ class DefaultSamplingFields(serializers.Serializer):
     topk = topk_field(default=DEFAULT_TOPK)
 
 
+def require_sample_or_voice(attrs: dict, *, sample: str = "audio_file", voice: str = "voice_id") -> dict:
+    """Validates that a request names exactly one voice: an uploaded sample or a saved voice, never both."""
+    if attrs.get(sample) and attrs.get(voice):
+        raise serializers.ValidationError({voice: f"Give either {sample} or {voice}, not both."})
+    if not attrs.get(sample) and not attrs.get(voice):
+        raise serializers.ValidationError({sample: f"Upload a voice sample (or give {voice})."})
+    return attrs
+
+
 class ErrorDetailSerializer(serializers.Serializer):
     message = serializers.CharField()
     type = serializers.CharField()

@@ -12,6 +12,7 @@ from speech.serializers import (
     DefaultSamplingFields,
     SpeakerField,
     max_audio_length_field,
+    require_sample_or_voice,
 )
 from speech.voice import SAMPLE_SPEAKER
 
@@ -37,9 +38,7 @@ class StreamingSessionSerializer(DefaultSamplingFields):
     )
 
     def validate(self, attrs):
-        if not attrs.get("audio_file") and not attrs.get("voice_id"):
-            raise serializers.ValidationError({"audio_file": "Upload a voice sample (or give voice_id)."})
-        return attrs
+        return require_sample_or_voice(attrs)
 
 
 class StreamingSessionCreatedSerializer(serializers.Serializer):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from adrf.views import APIView as AsyncAPIView
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
 from speech.audio import CONTENT_TYPES
@@ -29,6 +29,14 @@ class StreamingSessionView(AsyncAPIView):
         ),
         request={"multipart/form-data": StreamingSessionSerializer},
         responses={200: StreamingSessionCreatedSerializer, **ERROR_RESPONSES},
+        examples=[
+            OpenApiExample(
+                "A session (attach audio_file)",
+                value={"context_text": "What the sample says.", "output_format": "wav"},
+                request_only=True,
+                media_type="multipart/form-data",
+            )
+        ],
     )
     async def post(self, request):
         serializer = StreamingSessionSerializer(data=request.data)
@@ -58,6 +66,17 @@ class StreamTextView(AsyncAPIView):
             "the session's voice; a valid WAV with no samples when it completed none."
         ),
         request=StreamTextSerializer,
+        examples=[
+            OpenApiExample(
+                "The last words (session_id: your session's)",
+                value={
+                    "session_id": "3f2c1a4e-5b6d-4c7e-8f90-a1b2c3d4e5f6",
+                    "text_chunk": "Hello there. How are you?",
+                    "is_final": True,
+                },
+                request_only=True,
+            )
+        ],
         responses={
             (200, "audio/wav"): OpenApiResponse(OpenApiTypes.BINARY, description="wav audio"),
             **ERROR_RESPONSES,

@@ -16,6 +16,7 @@ from speech.serializers import (
     SpeakerField,
     VoiceField,
     max_audio_length_field,
+    require_sample_or_voice,
 )
 from speech.voice import DEFAULT_SPEAKER, SAMPLE_SPEAKER
 
@@ -49,9 +50,7 @@ class VoiceCloneSerializer(DefaultSamplingFields):
     stream = serializers.BooleanField(default=False)
 
     def validate(self, attrs):
-        if not attrs.get("audio_file") and not attrs.get("voice_id"):
-            raise serializers.ValidationError({"audio_file": "Upload a voice sample (or give voice_id)."})
-        return attrs
+        return require_sample_or_voice(attrs)
 
 
 class VoiceCloneResultSerializer(serializers.Serializer):
@@ -69,3 +68,19 @@ class ModelSerializer(serializers.Serializer):
 class ModelListSerializer(serializers.Serializer):
     object = serializers.CharField(default="list", read_only=True)
     data = ModelSerializer(many=True)
+
+
+class EndpointSerializer(serializers.Serializer):
+    method = serializers.CharField()
+    path = serializers.CharField()
+    summary = serializers.CharField()
+
+
+class ApiIndexSerializer(serializers.Serializer):
+    """What `GET /v1/` answers: where the endpoints and the docs are."""
+
+    object = serializers.CharField(default="api.index", read_only=True)
+    name = serializers.CharField(default="csm-voice-api", read_only=True)
+    models = serializers.ListField(child=serializers.CharField())
+    docs = serializers.DictField(child=serializers.CharField(), help_text="Swagger UI, ReDoc and the schema.")
+    endpoints = EndpointSerializer(many=True)

@@ -8,7 +8,7 @@ import time
 from adrf.views import APIView as AsyncAPIView
 from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,6 +22,7 @@ from speech.serializers import ErrorSerializer, error_responses
 from . import selectors, services
 from .health import health_report
 from .serializers import (
+    ApiIndexSerializer,
     ModelListSerializer,
     ModelSerializer,
     SpeechSerializer,
@@ -56,6 +57,18 @@ class SpeechView(AsyncAPIView):
         ),
         request=SpeechSerializer,
         responses={**AUDIO_RESPONSES, (200, "text/event-stream"): OpenApiTypes.STR, **ERROR_RESPONSES},
+        examples=[
+            OpenApiExample(
+                "An mp3 file",
+                value={"model": "tts-1", "voice": "alloy", "input": "Hello there!", "response_format": "mp3"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Streamed as server-sent events",
+                value={"model": "csm-1b", "voice": "alloy", "input": "Hello there!", "stream_format": "sse"},
+                request_only=True,
+            ),
+        ],
     )
     async def post(self, request):
         serializer = SpeechSerializer(data=request.data)
@@ -92,6 +105,14 @@ class VoiceCloneView(AsyncAPIView):
         ),
         request={"multipart/form-data": VoiceCloneSerializer},
         responses={200: VoiceCloneResultSerializer, **AUDIO_RESPONSES, **ERROR_RESPONSES},
+        examples=[
+            OpenApiExample(
+                "A stored wav clip (attach audio_file)",
+                value={"text": "Hello in your voice.", "context_text": "What the sample says.", "output_format": "wav"},
+                request_only=True,
+                media_type="multipart/form-data",
+            )
+        ],
     )
     async def post(self, request):
         serializer = VoiceCloneSerializer(data=request.data)
@@ -201,3 +222,31 @@ class HealthView(AsyncAPIView):
         serving, report = await health_report()
         body = {"status": "ok" if serving else "unavailable", "time": int(time.time()), **report}
         return Response(body, status=200 if serving else 503)
+
+
+DOCS = {"swagger_ui": "/docs", "redoc": "/redoc", "openapi": "/openapi.json", "playground": "/playground"}
+ENDPOINTS = [
+    ("POST", "/v1/audio/speech", "Generate speech (OpenAI-compatible)"),
+    ("GET", "/v1/audio/voices", "Voices: saved, shared and OpenAI's built-in names"),
+    ("POST", "/v1/audio/voices", "Create a voice from a sample and a consent"),
+    ("POST", "/v1/audio/voice_consents", "Upload a voice consent recording"),
+    ("POST", "/v1/voice-clone", "Clone a voice from a sample and speak text with it"),
+    ("GET", "/v1/audio/{filename}", "A stored clip"),
+    ("POST", "/v1/streaming-session", "Create a streaming session"),
+    ("POST", "/v1/stream-text", "Add text to a streaming session"),
+    ("GET", "/v1/ws/stream-text/{session_id}", "WebSocket: stream text in, audio out"),
+    ("GET", "/v1/models", "Models"),
+    ("GET", "/v1/audio/models", "Speech models, as Open WebUI reads them"),
+    ("GET", "/health", "Liveness and the model's state"),
+]
+
+
+class ApiIndexView(APIView):
+    """`GET /v1/`: clients that check the base URL first (LiveKit Agents warms up with it) get a 200."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="apiIndex", summary="The API's index: endpoints and docs", responses=ApiIndexSerializer)
+    def get(self, request):
+        endpoints = [{"method": method, "path": path, "summary": summary} for method, path, summary in ENDPOINTS]
+        return Response(ApiIndexSerializer({"models": MODEL_IDS, "docs": DOCS, "endpoints": endpoints}).data)

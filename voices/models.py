@@ -6,6 +6,8 @@ from pathlib import PurePath
 import numpy as np
 import torch
 from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
 
 from accounts.models import owner_field
 from speech.voice import BUILTIN_VOICES, DEFAULT_SPEAKER
@@ -80,6 +82,22 @@ class Voice(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # A name says which voice a request means: unique, ignoring case, among one key's voices, among those
+        # made without a key, and among the voices shared with every key (voices.services checks it first).
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"), "owner", name="voice_name_unique_per_owner",
+                violation_error_message="This key already has a voice with this name.",
+            ),
+            models.UniqueConstraint(
+                Lower("name"), condition=Q(owner__isnull=True), name="voice_name_unique_without_owner",
+                violation_error_message="A voice made without a key already has this name.",
+            ),
+            models.UniqueConstraint(
+                Lower("name"), condition=Q(shared=True), name="voice_name_unique_among_shared",
+                violation_error_message="A shared voice already has this name.",
+            ),
+        ]  # fmt: skip
 
     def __str__(self) -> str:
         return f"{self.name} ({self.id})"

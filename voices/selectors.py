@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Value
+from django.db.models.functions import Lower
 
 from accounts.models import ApiKey
 from accounts.selectors import owned_by
@@ -58,8 +59,34 @@ def get_consent(*, owner: ApiKey | None, consent_id: str, param: str | None = No
     return consent
 
 
+def get_own_consent(*, owner: ApiKey | None, consent_id: str, param: str | None = None) -> VoiceConsent:
+    """The consent `owner` made, exactly (None: made without a key, whatever the key setting); NotFound otherwise.
+    A voice's consent must be its owner's; the admin makes voices for any owner, the API for the caller's."""
+    consent = VoiceConsent.objects.filter(owner=owner, pk=consent_id).first()
+    if consent is None:
+        raise NotFound(f"Voice consent '{consent_id}' not found.", param=param)
+    return consent
+
+
+def voice_name_clash(*, name: str, owner: ApiKey | None, shared: bool, voice_id: str | None = None) -> Voice | None:
+    """Another voice whose name equals `name`, ignoring case, among `owner`'s voices (None: those made without a
+    key) and, for a shared voice, among the shared voices; None when the name is free."""
+    scope = Q(owner=owner) if owner is not None else Q(owner__isnull=True)
+    if shared:
+        scope |= Q(shared=True)
+    same_name = Voice.objects.alias(lower_name=Lower("name")).filter(scope, lower_name=Lower(Value(name)))
+    if voice_id is not None:
+        same_name = same_name.exclude(pk=voice_id)
+    return same_name.defer("codes").first()
+
+
 def owned_voices(*, owner: ApiKey | None) -> QuerySet[Voice]:
     return Voice.objects.filter(owned_by(owner))
+
+
+def keyless_voices() -> QuerySet[Voice]:
+    """Voices made without a key (while keys were off): once keys are required, no request owns them."""
+    return Voice.objects.filter(owner__isnull=True)
 
 
 def usable_voices(*, owner: ApiKey | None) -> QuerySet[Voice]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -11,7 +9,7 @@ from rest_framework import serializers
 from speech.serializers import MAX_TRANSCRIPT_CHARS, AudioUploadField, SpeakerField
 from speech.voice import DEFAULT_SPEAKER
 
-_BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+from .services import LANGUAGE_TAG
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -32,7 +30,7 @@ class PageQuerySerializer(serializers.Serializer):
 class ConsentCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     language = serializers.RegexField(
-        _BCP47,
+        LANGUAGE_TAG,
         max_length=35,
         help_text="BCP 47 tag of the consent phrase, e.g. en-US.",
         error_messages={"invalid": "Give a BCP 47 language tag such as en-US."},

@@ -5,16 +5,18 @@ never in the database thread; database work crosses into async code here, throug
 from __future__ import annotations
 
 import asyncio
+import re
+from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import RestrictedError
+from django.db.models import QuerySet, RestrictedError
 
 from accounts.models import ApiKey
 from speech import audio, pipeline
-from speech.errors import ConsentInUse, NotFound
+from speech.errors import ConsentInUse, NameTaken, NotFound, ServiceError
 from speech.storage import saved_together
 from speech.voice import DEFAULT_SPEAKER
 from speech.voice import Voice as SpokenVoice
@@ -22,11 +24,16 @@ from speech.voice import Voice as SpokenVoice
 from . import selectors
 from .models import Voice, VoiceConsent
 
+LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+
 
 async def create_consent(
     *, owner: ApiKey | None, name: str, language: str, recording: bytes, filename: str
 ) -> VoiceConsent:
-    """Stores a consent recording after checking it is audio (1-30 s, at most 10 MiB, not silent)."""
+    """Stores a consent recording after checking its language tag (BCP 47) and that it is audio (1-30 s, at most
+    10 MiB, not silent)."""
+    if not LANGUAGE_TAG.match(language):
+        raise ServiceError("language: Give a BCP 47 language tag such as en-US.", param="language")
     await asyncio.to_thread(audio.load_voice_sample, recording, param="recording")
     return await sync_to_async(_save_consent)(
         owner=owner, name=name, language=language, recording=recording, filename=filename
@@ -62,6 +69,16 @@ def delete_consent(*, owner: ApiKey | None, consent_id: str) -> str:
     return consent_id
 
 
+def validate_voice_name(*, name: str, owner: ApiKey | None, shared: bool = False, voice_id: str | None = None) -> None:
+    """NameTaken (400 on `name`) when another voice of `owner`, or for a shared voice another shared voice, has
+    this name, ignoring case: a name must say which voice a request means."""
+    clash = selectors.voice_name_clash(name=name, owner=owner, shared=shared, voice_id=voice_id)
+    if clash is None:
+        return
+    whose = "a shared voice" if clash.shared and clash.owner_id != (owner.pk if owner else None) else "a voice"
+    raise NameTaken(f"The name '{name}' is already used by {whose} ({clash.pk}); choose another name.", param="name")
+
+
 async def create_voice(
     *,
     owner: ApiKey | None,
@@ -72,8 +89,10 @@ async def create_voice(
     transcript: str = "",
     speaker_id: int = DEFAULT_SPEAKER,
 ) -> Voice:
-    """A voice from a sample and a consent of the same owner; its Mimi codes are computed here, once."""
-    consent = await sync_to_async(selectors.get_consent)(owner=owner, consent_id=consent_id, param="consent")
+    """A voice from a sample and a consent of the same owner; its Mimi codes are computed here, once.
+    The name must be free among the owner's voices (NameTaken)."""
+    await sync_to_async(validate_voice_name)(name=name, owner=owner)
+    consent = await sync_to_async(selectors.get_own_consent)(owner=owner, consent_id=consent_id, param="consent")
     prepared = await pipeline.voice_from_sample(sample, transcript=transcript, speaker=speaker_id, param="audio_sample")
     voice = Voice(owner=owner, name=name, consent=consent, transcript=transcript, speaker_id=speaker_id)
     voice.set_codes(prepared.context[0].codes, model=settings.CSM_MODEL)
@@ -82,7 +101,8 @@ async def create_voice(
 
 def _save_voice(*, voice: Voice, sample: bytes, filename: str) -> Voice:
     """Saves the voice and its sample together: the consent is locked (and must still exist), and the file
-    is deleted again when the row cannot be saved. NotFound when the consent was deleted meanwhile."""
+    is deleted again when the row cannot be saved. NotFound when the consent was deleted meanwhile; NameTaken
+    when another voice took the name meanwhile (the database's unique constraints)."""
     with saved_together(voice.sample):
         try:
             with transaction.atomic():
@@ -93,12 +113,89 @@ def _save_voice(*, voice: Voice, sample: bytes, filename: str) -> Voice:
         except IntegrityError:  # the consent went between the check and the commit (SQLite does not lock)
             if not VoiceConsent.objects.filter(pk=voice.consent_id).exists():
                 raise _consent_gone(voice.consent_id) from None
+            validate_voice_name(name=voice.name, owner=voice.owner)
             raise
     return voice
 
 
 def _consent_gone(consent_id: str) -> NotFound:
     return NotFound(f"Voice consent '{consent_id}' was deleted while the voice was being created.", param="consent")
+
+
+async def create_voice_with_consent(
+    *,
+    owner: ApiKey | None,
+    name: str,
+    sample: bytes,
+    filename: str,
+    transcript: str = "",
+    speaker_id: int = DEFAULT_SPEAKER,
+    consent_name: str,
+    consent_language: str,
+    recording: bytes,
+    recording_filename: str,
+) -> Voice:
+    """A voice and the consent recording it is given with, both or neither (the admin's "upload a consent")."""
+    await sync_to_async(validate_voice_name)(name=name, owner=owner)
+    consent = await create_consent(
+        owner=owner, name=consent_name, language=consent_language, recording=recording, filename=recording_filename
+    )
+    try:
+        return await create_voice(
+            owner=owner,
+            name=name,
+            consent_id=consent.pk,
+            sample=sample,
+            filename=filename,
+            transcript=transcript,
+            speaker_id=speaker_id,
+        )
+    except (ServiceError, IntegrityError):
+        await sync_to_async(consent.delete)()
+        raise
+
+
+def share_voices(*, voices: QuerySet[Voice]) -> int:
+    """Shares the voices with every key, all or none: NameTaken when one's name is taken among shared voices."""
+    shared = 0
+    with transaction.atomic():
+        for voice in voices.filter(shared=False).defer("codes").order_by("created_at"):
+            validate_voice_name(name=voice.name, owner=voice.owner, shared=True, voice_id=voice.pk)
+            voice.shared = True
+            voice.save(update_fields=["shared"])
+            shared += 1
+    return shared
+
+
+@dataclass(frozen=True)
+class Assigned:
+    consents: int
+    voices: int
+    clips: int
+    sessions: int
+
+
+def assign_to_key(*, consents: QuerySet[VoiceConsent], key: ApiKey) -> Assigned:
+    """Moves consents to `key` with every voice made with them, and the clips and streaming sessions their
+    previous owner made with those voices: they then belong to the key, as if it had made them. All or
+    nothing: NameTaken when a voice's name is taken among the key's voices. (Used for what was made while keys
+    were off, which belongs to no key and is reachable by none once keys are required.)"""
+    moved = {"consents": 0, "voices": 0, "clips": 0, "sessions": 0}
+    with transaction.atomic():
+        chosen = list(consents.values_list("pk", flat=True))  # the admin's querysets may be annotated or distinct
+        for consent in VoiceConsent.objects.select_for_update().filter(pk__in=chosen).order_by("created_at"):
+            for voice in consent.voices.defer("codes").order_by("created_at"):
+                validate_voice_name(name=voice.name, owner=key, shared=voice.shared, voice_id=voice.pk)
+                moved["clips"] += voice.clips.filter(owner_id=voice.owner_id).update(owner=key)
+                moved["sessions"] += voice.streaming_sessions.filter(owner_id=voice.owner_id).update(owner=key)
+                voice.owner = key
+                voice.save(update_fields=["owner"])
+                moved["voices"] += 1
+            moved["clips"] += consent.clips.filter(owner_id=consent.owner_id).update(owner=key)
+            consent.owner = key
+            consent.save(update_fields=["owner"])
+            moved["consents"] += 1
+    return Assigned(**moved)
 
 
 async def reencode_voice(*, voice: Voice) -> Voice:

@@ -7,7 +7,7 @@ async (the audio work runs off the database thread); the others are plain DRF vi
 from __future__ import annotations
 
 from adrf.views import APIView as AsyncAPIView
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -63,6 +63,14 @@ class ConsentListView(AsyncAPIView):
         summary="Upload a voice consent recording",
         request={"multipart/form-data": ConsentCreateSerializer},
         responses={200: ConsentSerializer, **ERRORS},
+        examples=[
+            OpenApiExample(
+                "A consent (attach recording)",
+                value={"name": "Alice consents", "language": "en-US"},
+                request_only=True,
+                media_type="multipart/form-data",
+            )
+        ],
     )
     async def post(self, request):
         serializer = ConsentCreateSerializer(data=request.data)
@@ -92,6 +100,7 @@ class ConsentDetailView(APIView):
         summary="Rename a voice consent recording",
         request=ConsentUpdateSerializer,
         responses={200: ConsentSerializer, **ERRORS},
+        examples=[OpenApiExample("A new name", value={"name": "Alice's consent"}, request_only=True)],
     )
     def post(self, request, consent_id: str):
         serializer = ConsentUpdateSerializer(data=request.data)
@@ -141,6 +150,18 @@ class VoiceListView(AsyncAPIView):
         description="Extras: `transcript` (what the sample says) and `speaker_id`. The sample is encoded once, here.",
         request={"multipart/form-data": VoiceCreateSerializer},
         responses={200: VoiceSerializer, **ERRORS},
+        examples=[
+            OpenApiExample(
+                "A voice (attach audio_sample; consent: the id of your consent)",
+                value={
+                    "name": "alice",
+                    "consent": "cons_0123456789abcdef01234567",
+                    "transcript": "What the sample says.",
+                },
+                request_only=True,
+                media_type="multipart/form-data",
+            )
+        ],
     )
     async def post(self, request):
         serializer = VoiceCreateSerializer(data=request.data)

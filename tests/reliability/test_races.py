@@ -86,7 +86,7 @@ def test_a_voice_deleted_while_its_clip_is_generated_keeps_the_clip_without_it(m
 
     monkeypatch.setattr(services.pipeline, "synthesize", generate_while_the_voice_and_consent_are_deleted)
     clip = asyncio.run(
-        services.voice_clone(
+        services.create_clip(
             owner=None,
             text="Hi.",
             sample=None,
@@ -94,7 +94,6 @@ def test_a_voice_deleted_while_its_clip_is_generated_keeps_the_clip_without_it(m
             context_text="",
             speaker_id=0,
             output_format="wav",
-            stream=False,
             sampling={"temperature": 0.9, "topk": 50},
         )
     )

@@ -76,6 +76,7 @@ def test_defaults(server, sample_path):
         ({}, "../bad_audio/silence_2s.wav", 400, "audio_file"),
         ({}, "../bad_audio/not_audio.mp3", 400, "audio_file"),
         ({"voice_id": "voice_doesnotexist"}, None, 404, "voice_id"),
+        ({"voice_id": "alloy"}, "alice_16k_mono.wav", 400, "voice_id"),  # a sample and a voice: ambiguous
     ],
 )
 def test_invalid_input_is_refused_in_openai_shape_and_nothing_is_stored(server, data, sample, status, param):

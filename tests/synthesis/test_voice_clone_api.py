@@ -70,6 +70,18 @@ def test_missing_sample_and_bad_fields_are_400(api, sample_path):
     assert clone(api, sample_path, topk="many").status_code == 400
 
 
+def test_a_sample_and_a_voice_id_together_are_refused(api, sample_path):
+    """Both would be ambiguous (the voice_id used to be ignored silently)."""
+    from synthesis.models import Clip
+
+    response = clone(api, sample_path, voice_id="alloy")
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["param"] == "voice_id"
+    assert "not both" in error["message"]
+    assert not Clip.objects.exists()
+
+
 def test_clip_row_records_what_was_asked(api, sample_path):
     from synthesis.models import Clip
 

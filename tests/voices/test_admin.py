@@ -11,6 +11,7 @@ from django.contrib.admin.utils import quote
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import ApiKey
 from accounts.services import create_api_key, hash_secret
@@ -88,8 +89,129 @@ def test_share_toggle_and_builtin_mapping(admin_client, objects):
     assert "Alice" in filtered.content.decode()
 
 
-def test_voices_are_not_added_in_admin(admin_client):
-    assert admin_client.get(reverse("admin:voices_voice_add")).status_code == 403
+def test_add_pages_ask_for_what_the_services_need(admin_client):
+    """Adding happens through voices.services (see test_admin_live.py); the pages offer the upload fields."""
+    voice = admin_client.get(reverse("admin:voices_voice_add")).content.decode()
+    for field in ("name", "owner", "sample", "transcript", "speaker_id", "consent", "consent_recording"):
+        assert f'name="{field}"' in voice, field
+    assert 'name="codes"' not in voice
+    consent = admin_client.get(reverse("admin:voices_voiceconsent_add")).content.decode()
+    for field in ("name", "language", "owner", "recording"):
+        assert f'name="{field}"' in consent, field
+
+
+def make_voice(name: str, *, owner=None, shared: bool = False, consent=None) -> Voice:
+    if consent is None:
+        consent = VoiceConsent(owner=owner, name=f"{name} consent", language="en")
+        consent.recording.save("consent.wav", ContentFile(b"RIFF consent"), save=False)
+        consent.save()
+    voice = Voice(owner=owner, name=name, consent=consent, shared=shared)
+    voice.set_codes(torch.zeros(4, 10, dtype=torch.long), model="tiny-random")
+    voice.sample.save("sample.wav", ContentFile(b"RIFF sample"), save=False)
+    voice.save()
+    return voice
+
+
+def test_sharing_a_name_another_shared_voice_has_is_refused(admin_client, objects):
+    voice = objects["voice"]  # "Alice", the studio key's
+    other_key, _ = create_api_key(name="other")
+    make_voice("ALICE", owner=other_key, shared=True)
+    changelist = reverse("admin:voices_voice_changelist")
+    response = admin_client.post(changelist, {"action": "share", "_selected_action": [voice.pk]}, follow=True)
+    assert "already used by a shared voice" in response.content.decode()
+    voice.refresh_from_db()
+    assert not voice.shared
+    form = {"name": "Alice", "shared": "on", "builtin_name": "", "transcript": "Hello.", "speaker_id": 0}
+    response = admin_client.post(object_url("admin:voices_voice_change", voice.pk), form)
+    assert response.status_code == 200 and "already used by a shared voice" in response.content.decode()
+    voice.refresh_from_db()
+    assert not voice.shared
+
+
+def test_the_share_toggle_in_the_list_is_refused_too(admin_client, objects):
+    voice = objects["voice"]
+    make_voice("alice", shared=True)
+    changelist = reverse("admin:voices_voice_changelist")
+    rows = list(Voice.objects.order_by("-created_at", "-id"))
+    form = {"form-TOTAL_FORMS": len(rows), "form-INITIAL_FORMS": len(rows), "_save": "Save"}
+    for index, row in enumerate(rows):
+        form[f"form-{index}-id"] = row.pk
+        form[f"form-{index}-shared"] = "on"
+    response = admin_client.post(changelist, form)
+    assert response.status_code == 200 and "already used by a shared voice" in response.content.decode()
+    voice.refresh_from_db()
+    assert not voice.shared
+
+
+def test_two_voices_of_one_name_are_not_shared_by_one_submit(admin_client, objects):
+    make_voice("ALICE", owner=create_api_key(name="other")[0])
+    rows = list(Voice.objects.order_by("-created_at", "-id"))
+    form = {"form-TOTAL_FORMS": len(rows), "form-INITIAL_FORMS": len(rows), "_save": "Save"}
+    for index, row in enumerate(rows):
+        form[f"form-{index}-id"] = row.pk
+        form[f"form-{index}-shared"] = "on"
+    response = admin_client.post(reverse("admin:voices_voice_changelist"), form)
+    assert response.status_code == 200 and "cannot both be shared" in response.content.decode()
+    assert not Voice.objects.filter(shared=True).exists()
+
+
+def test_renaming_to_a_name_the_owner_uses_is_refused(admin_client, objects):
+    other = make_voice("Bob", owner=objects["key"], consent=objects["consent"])
+    form = {"name": "alice", "builtin_name": "", "transcript": "", "speaker_id": 0}
+    response = admin_client.post(object_url("admin:voices_voice_change", other.pk), form)
+    assert response.status_code == 200 and "already used by a voice" in response.content.decode()
+    other.refresh_from_db()
+    assert other.name == "Bob"
+
+
+def test_assign_keyless_voices_to_a_key_with_their_consents_clips_and_sessions(admin_client, objects):
+    from streaming.models import StreamingSession
+
+    key = objects["key"]
+    keyless = make_voice("Carol")
+    sibling = make_voice("Carol's other voice", consent=keyless.consent)  # same consent: it moves too
+    own_clip = Clip(id=uuid.uuid4(), text="Hi.", output_format="wav", duration_seconds=0.5, voice=keyless)
+    own_clip.file.save("own.wav", ContentFile(b"RIFF"), save=False)
+    own_clip.save()
+    others_clip = Clip(id=uuid.uuid4(), text="Hi.", output_format="wav", duration_seconds=0.5, voice=keyless, owner=key)
+    others_clip.file.save("other.wav", ContentFile(b"RIFF"), save=False)
+    others_clip.save()
+    session = StreamingSession.objects.create(
+        id=uuid.uuid4(), voice=keyless, speaker_id=0, temperature=0.6, topk=20, output_format="wav",
+        expires_at=timezone.now(),
+    )  # fmt: skip
+    target, _ = create_api_key(name="new home")
+    changelist = reverse("admin:voices_voice_changelist")
+    chosen = {"action": "assign_to_key", "_selected_action": [keyless.pk]}
+    page = admin_client.post(changelist, chosen).content.decode()
+    assert "Assign to an API key" in page and "Carol&#x27;s other voice" in page and 'name="key"' in page
+    response = admin_client.post(changelist, {**chosen, "apply": "Assign", "key": target.pk}, follow=True)
+    assert "1 consent(s), 2 voice(s), 1 clip(s) and 1 streaming session(s)" in response.content.decode()
+    for obj in (keyless, sibling, keyless.consent, own_clip, session):
+        obj.refresh_from_db()
+        assert obj.owner == target, obj
+    others_clip.refresh_from_db()
+    assert others_clip.owner == key  # made by another key with the voice: stays that key's
+
+
+def test_assigning_refuses_a_name_the_key_already_uses(admin_client, objects):
+    keyless = make_voice("ALICE")  # the studio key has "Alice"
+    changelist = reverse("admin:voices_voiceconsent_changelist")
+    chosen = {"action": "assign_to_key", "_selected_action": [keyless.consent.pk], "apply": "Assign"}
+    response = admin_client.post(changelist, {**chosen, "key": objects["key"].pk}, follow=True)
+    assert "already used by a voice" in response.content.decode()
+    keyless.refresh_from_db()
+    keyless.consent.refresh_from_db()
+    assert keyless.owner is None and keyless.consent.owner is None
+
+
+def test_keyless_voices_are_pointed_out_when_keys_are_required(admin_client, objects, settings):
+    make_voice("Dave")
+    changelist = reverse("admin:voices_voice_changelist")
+    settings.CSM_REQUIRE_API_KEY = False
+    assert "belong to no API key" not in admin_client.get(changelist).content.decode()
+    settings.CSM_REQUIRE_API_KEY = True
+    assert "1 voice(s) belong to no API key" in admin_client.get(changelist).content.decode()
 
 
 def test_deleting_a_voice_or_clip_removes_its_files(admin_client, objects):

@@ -215,3 +215,16 @@ def test_streaming_sessions_and_the_websocket(auth_server, alice, bob, alices):
             while True:
                 ws.recv(timeout=30)
         assert closed.value.rcvd.code == code
+
+
+def test_voice_names_are_per_key_and_unique_among_shared_voices(alice, bob, alices):
+    from voices.models import Voice
+    from voices.services import share_voices
+
+    bobs = create_voice(bob, create_consent(bob)["id"], name="ALICE'S VOICE")  # another key: its own names
+    Voice.objects.filter(pk=alices["voice"]["id"]).update(shared=True)
+    with pytest.raises(Exception, match="already used by a shared voice"):
+        share_voices(voices=Voice.objects.filter(pk=bobs["id"]))
+    assert not Voice.objects.get(pk=bobs["id"]).shared
+    # Bob's own voice keeps the name for Bob; other keys get the shared one.
+    assert speak(bob, "alice's voice").status_code == 200

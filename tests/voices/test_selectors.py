@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from asgiref.sync import async_to_sync
+from django.db import IntegrityError, transaction
 
 from accounts.services import create_api_key
 from speech.errors import NotFound
@@ -47,11 +48,21 @@ def test_by_id_then_own_name_then_builtin_then_shared_name():
         selectors.find_voice(owner=owner, voice=mapped.pk)  # another key's voice, not shared
 
 
-def test_newest_voice_wins_a_shared_name():
-    first = _voice("twin")
-    second = _voice("twin")
-    assert first.created_at <= second.created_at
-    assert selectors.find_voice(owner=None, voice="twin") == second
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ({"owner": "key"}, {"owner": "key"}),  # one key's voices
+        ({}, {}),  # voices made without a key
+        ({"owner": "key", "shared": True}, {"owner": "other", "shared": True}),  # shared voices
+    ],
+)
+def test_a_name_means_one_voice_even_to_the_database(first, second):
+    """Two voices named "twin" (in any case) used to coexist, and a request for "twin" picked one silently."""
+    keys = {"key": create_api_key(name="key")[0], "other": create_api_key(name="other")[0]}
+    _voice("twin", **{**first, "owner": keys.get(first.get("owner"))})
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _voice("TWIN", **{**second, "owner": keys.get(second.get("owner"))})
+    _voice("twin", owner=create_api_key(name="third")[0])  # another key's own voice may have the name
 
 
 def test_default_voice_for_unmapped_builtin_names(settings):

@@ -191,3 +191,28 @@ def test_builtin_names_use_the_operators_mapping(client, consent):
     clone(client, voice_id="echo")
     assert [clip.voice_id for clip in Clip.objects.order_by("created_at")] == [None, voice["id"], None]
     assert speak(client, "Alloy").status_code == 200
+
+
+@pytest.mark.parametrize("again", ["alice", "ALICE", "Alice"])
+def test_a_name_is_unique_per_owner_ignoring_case(client, consent, again):
+    """`"voice": "alice"` must mean one voice: a second voice with that name is refused, and nothing is stored."""
+    from voices.models import Voice
+
+    first = create_voice(client, consent["id"], name="Alice")
+    files = default_storage.listdir("voices")[1]
+    with SAMPLE.open("rb") as sample:
+        response = client.post(
+            "/v1/audio/voices", data={"name": again, "consent": consent["id"]}, files={"audio_sample": sample}
+        )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["param"], error["code"]) == ("name", "name_taken")
+    assert first["id"] in error["message"]
+    assert list(Voice.objects.values_list("pk", flat=True)) == [first["id"]]
+    assert default_storage.listdir("voices")[1] == files
+
+
+def test_a_taken_name_is_free_again_once_its_voice_is_deleted(client, consent):
+    first = create_voice(client, consent["id"], name="alice")
+    assert client.delete(f"/v1/audio/voices/{first['id']}").status_code == 200
+    create_voice(client, consent["id"], name="Alice")
