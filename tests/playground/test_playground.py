@@ -1,0 +1,151 @@
+"""/playground in a real browser: give a voice, keep it, speak with it, refusals, Stop, keys (see conftest)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+import requests
+
+from tests.keys import new_key
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the `browser` fixture skips (or fails in CI) with how to install it
+    expect = None
+
+LONG_TEXT = " ".join(["This sentence is here to keep the engine busy for a good while."] * 20)
+
+
+def _player(page):
+    return page.get_by_role("region", name="Player", exact=True)
+
+
+def _speak(page, text: str, max_ms: int = 1600) -> None:
+    """Speaks `text` with at most `max_ms` of audio (the random model babbles up to the cap; playback is real time)."""
+    page.locator("#settings").evaluate("details => { details.open = true; }")
+    page.get_by_label("Maximum length (ms)").fill(str(max_ms))
+    page.get_by_label("Text", exact=True).fill(text)
+    page.get_by_role("button", name="Speak", exact=True).click()
+
+
+def _record(page, button: str, seconds: int) -> None:
+    """Records from Chromium's fake microphone until the page's clock shows `seconds`."""
+    page.get_by_role("button", name=button, exact=True).click()
+    stop = page.get_by_role("button", name="Stop recording", exact=True)
+    expect(stop).to_be_visible()
+    clock = "record-time" if button == "Record" else "consent-time"
+    page.wait_for_function("([id, s]) => document.getElementById(id).value >= `0:0${s}.0`", arg=[clock, seconds])
+    stop.click()
+
+
+def test_the_page_is_served_with_its_static_files(server):
+    page = requests.get(f"{server.url}/playground", timeout=10)
+    assert page.status_code == 200
+    assert 'type="module"' in page.text
+    for path in re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text):
+        assert requests.get(server.url + path, timeout=10).status_code == 200, path
+
+
+def test_upload_a_sample_and_speak(page, sample_wav, screenshot):
+    screenshot(page, "start")
+    page.get_by_label("Voice sample").set_input_files(sample_wav)
+    page.get_by_label("Transcript", exact=True).fill("A steady voice, saying a few words.")
+    _speak(page, "Hello from the playground.")
+    player = _player(page)
+    expect(player).to_have_attribute("data-state", "done")
+    assert int(player.get_attribute("data-ttfa-ms")) >= 0
+    assert int(player.get_attribute("data-audio-ms")) > 0
+    duration = page.locator("#player-audio").evaluate(
+        "audio => new Promise(resolve => audio.readyState ? resolve(audio.duration)"
+        " : audio.addEventListener('loadedmetadata', () => resolve(audio.duration)))"
+    )
+    assert duration > 0
+    expect(page.locator("#player-stats")).to_contain_text("real time")
+    screenshot(page, "spoken")
+
+
+def test_record_save_with_consent_list_and_speak_then_delete(page, server, screenshot):
+    name = f"rec-{uuid.uuid4().hex[:8]}"
+    _record(page, "Record", 3)
+    expect(page.locator("#sample-info")).to_contain_text("recording.")
+    _record(page, "Record consent", 2)
+    page.get_by_label("Voice name").fill(name)
+    page.get_by_role("button", name="Save voice", exact=True).click()
+    voices = page.get_by_role("list", name="Saved voices")
+    expect(voices.get_by_text(name, exact=True)).to_be_visible()
+    saved = [v for v in requests.get(f"{server.url}/v1/audio/voices", timeout=10).json()["data"] if v["name"] == name]
+    assert len(saved) == 1
+    expect(page.get_by_label("Voice", exact=True)).to_have_value(saved[0]["id"])
+    sample = page.get_by_label(f"Sample of {name}")
+    expect(sample).to_have_attribute("src", re.compile("^blob:"))
+    _speak(page, "Now in my saved voice.")
+    expect(_player(page)).to_have_attribute("data-state", "done")
+    assert int(_player(page).get_attribute("data-audio-ms")) > 0
+    screenshot(page, "saved-voice")
+    page.get_by_role("button", name=f"Delete {name}", exact=True).click()
+    expect(voices.get_by_text(name, exact=True)).to_have_count(0)
+    names = [v["name"] for v in requests.get(f"{server.url}/v1/audio/voices", timeout=10).json()["data"]]
+    assert name not in names
+
+
+def test_a_refused_sample_shows_the_servers_message(page, server, short_wav, screenshot):
+    with short_wav.open("rb") as sample:
+        refused = requests.post(f"{server.url}/v1/voice-clone", data={"text": "Hi."}, files={"audio_file": sample})
+    assert refused.status_code == 400
+    message = refused.json()["error"]["message"]
+    page.get_by_label("Voice sample").set_input_files(short_wav)
+    _speak(page, "Hello.")
+    expect(page.locator("#sample-error")).to_have_text(message)
+    expect(_player(page)).to_have_attribute("data-state", "error")
+    screenshot(page, "refused")
+
+
+def test_stop_cancels_and_the_engine_goes_idle(page, server, sample_wav):
+    page.get_by_label("Voice sample").set_input_files(sample_wav)
+    _speak(page, LONG_TEXT, max_ms=60000)
+    player = _player(page)
+    expect(player).to_have_attribute("data-ttfa-ms", re.compile(r"^\d+$"))
+    assert server.health()["model"]["active_requests"] == 1
+    page.get_by_role("button", name="Stop", exact=True).click()
+    expect(player).to_have_attribute("data-state", "idle")
+    model = server.wait_idle()
+    assert (model["active_requests"], model["waiting_requests"]) == (0, 0)
+    expect(page.locator("#player-status")).to_have_text("Stopped.")
+
+
+def test_stream_text_in_speaks_each_sentence_as_typed(page, sample_wav):
+    page.get_by_label("Voice sample").set_input_files(sample_wav)
+    page.get_by_label("Live text", exact=True).press_sequentially("Hello there. How are you", delay=20)
+    live = page.get_by_role("region", name="Live player")
+    expect(live).to_have_attribute("data-ttfa-ms", re.compile(r"^\d+$"))
+    page.get_by_role("button", name="Finish", exact=True).click()
+    expect(live).to_have_attribute("data-state", "done")
+    expect(page.locator("#live-error")).to_have_text("")
+
+
+def test_with_keys_required_a_missing_key_gets_a_clear_prompt(auth_page, screenshot):
+    prompt = auth_page.get_by_role("alert").filter(has_text="requires an API key")
+    expect(prompt).to_be_visible()
+    expect(auth_page.get_by_label("API key")).to_be_focused()
+    screenshot(auth_page, "key-prompt")
+    secret = new_key("playground")
+    auth_page.get_by_label("API key").fill(secret)
+    auth_page.get_by_role("button", name="Save key", exact=True).click()
+    expect(prompt).to_be_hidden()
+    assert auth_page.evaluate("localStorage.getItem('csm-voice-api.key')") == secret
+    auth_page.reload()
+    expect(auth_page.get_by_label("API key")).to_have_value(secret)
+    expect(prompt).to_be_hidden()
+
+
+@pytest.mark.parametrize("key", ["", "sk-wrong"])
+def test_speaking_without_a_valid_key_says_why(auth_page, sample_wav, key):
+    if key:
+        auth_page.get_by_label("API key").fill(key)
+        auth_page.get_by_role("button", name="Save key", exact=True).click()
+    auth_page.get_by_label("Voice sample").set_input_files(sample_wav)
+    _speak(auth_page, "Hello.")
+    expect(_player(auth_page)).to_have_attribute("data-state", "error")
+    expect(auth_page.locator("#speak-error")).to_contain_text("API key" if not key else "key")
