@@ -30,13 +30,17 @@ def _speak(page, text: str, max_ms: int = 1600) -> None:
     page.get_by_role("button", name="Speak", exact=True).click()
 
 
-def _record(page, button: str, seconds: int) -> None:
+def _record(page, button: str, seconds: int, screenshot=None) -> None:
     """Records from Chromium's fake microphone until the page's clock shows `seconds`."""
     page.get_by_role("button", name=button, exact=True).click()
     stop = page.get_by_role("button", name="Stop recording", exact=True)
     expect(stop).to_be_visible()
-    clock = "record-time" if button == "Record" else "consent-time"
+    clock, level = ("record-time", "record-level") if button == "Record" else ("consent-time", "consent-level")
+    # The level meter moves with the fake microphone's beeps.
+    page.wait_for_function("id => parseFloat(document.getElementById(id).style.width) > 0", arg=level)
     page.wait_for_function("([id, s]) => document.getElementById(id).value >= `0:0${s}.0`", arg=[clock, seconds])
+    if screenshot:
+        screenshot(page, "recording")
     stop.click()
 
 
@@ -68,8 +72,8 @@ def test_upload_a_sample_and_speak(page, sample_wav, screenshot):
 
 def test_record_save_with_consent_list_and_speak_then_delete(page, server, screenshot):
     name = f"rec-{uuid.uuid4().hex[:8]}"
-    _record(page, "Record", 3)
-    expect(page.locator("#sample-info")).to_contain_text("recording.")
+    _record(page, "Record", 3, screenshot)
+    expect(page.locator("#sample-info")).to_contain_text("s recorded")
     _record(page, "Record consent", 2)
     page.get_by_label("Voice name").fill(name)
     page.get_by_role("button", name="Save voice", exact=True).click()

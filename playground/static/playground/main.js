@@ -51,16 +51,17 @@ function setPreview(audio, blob) {
   audio.hidden = false;
 }
 
-function describe(blob, name) {
-  return `${name} · ${(blob.size / 1024).toFixed(0)} KiB`;
+function describe(blob, name, seconds) {
+  const recorded = seconds ? ` · ${seconds.toFixed(1)} s recorded` : "";
+  return `${name} · ${(blob.size / 1024).toFixed(0)} KiB${recorded}`;
 }
 
 // 1. Give a voice: record or upload.
 
-function useSample(blob, name) {
+function useSample(blob, name, seconds) {
   state.sample = { blob, name };
   setPreview($("sample-preview"), blob);
-  $("sample-info").textContent = describe(blob, name);
+  $("sample-info").textContent = describe(blob, name, seconds);
   $("sample-error").textContent = "";
   live.reset();
 }
@@ -74,7 +75,7 @@ new Recorder({
   button: $("record"),
   level: $("record-level"),
   time: $("record-time"),
-  onDone: (blob) => useSample(blob, `recording.${extensionOf(blob)}`),
+  onDone: (blob, seconds) => useSample(blob, `recording.${extensionOf(blob)}`, seconds),
   onError: (message) => ($("sample-error").textContent = message),
 });
 
@@ -286,7 +287,7 @@ async function speak() {
   } catch (error) {
     if (error.name === "AbortError") return;
     if (state.speech?.player === audio) stopSpeech();
-    setPlayer("error", "Refused.");
+    setPlayer("error", "Refused: the server's reason is shown above.");
     showError(error, "speak-error");
   }
 }

@@ -6,7 +6,7 @@ function clock(seconds) {
 }
 
 export class Recorder {
-  // button toggles recording; level is the meter's bar; time an <output>; onDone(blob) gets the recording.
+  // button toggles recording; level is the meter's bar; time an <output>; onDone(blob, seconds) gets the recording.
   constructor({ button, level, time, onDone, onError }) {
     Object.assign(this, { button, level, time, onDone, onError });
     this.label = button.textContent;
@@ -23,11 +23,13 @@ export class Recorder {
       return;
     }
     const chunks = [];
+    const started = performance.now();
     this.stream = stream;
     this.recorder = new MediaRecorder(stream);
     this.recorder.ondataavailable = (event) => event.data.size && chunks.push(event.data);
     this.recorder.onstop = () => {
-      this.onDone(new Blob(chunks, { type: this.recorder.mimeType || "audio/webm" }));
+      const seconds = (performance.now() - started) / 1000;
+      this.onDone(new Blob(chunks, { type: this.recorder.mimeType || "audio/webm" }), seconds);
       this.recorder = null;
     };
     this.context = new AudioContext();
@@ -35,7 +37,6 @@ export class Recorder {
     analyser.fftSize = 1024;
     this.context.createMediaStreamSource(stream).connect(analyser);
     const samples = new Float32Array(analyser.fftSize);
-    const started = performance.now();
     const tick = () => {
       analyser.getFloatTimeDomainData(samples);
       const rms = Math.sqrt(samples.reduce((sum, x) => sum + x * x, 0) / samples.length);
