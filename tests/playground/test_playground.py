@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
 
+from tests.audio_checks import decode
 from tests.keys import new_key
 
 try:
@@ -68,6 +70,19 @@ def test_upload_a_sample_and_speak(page, sample_wav, screenshot):
     assert duration > 0
     expect(page.locator("#player-stats")).to_contain_text("real time")
     screenshot(page, "spoken")
+
+
+def test_download_in_the_chosen_format(page, sample_wav):
+    page.get_by_label("Voice sample").set_input_files(sample_wav)
+    _speak(page, "Keep this one.")
+    expect(_player(page)).to_have_attribute("data-state", "done")
+    page.get_by_label("Output format").select_option("flac")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download", exact=True).click()
+    assert download.value.suggested_filename == "speech.flac"
+    decoded = decode(Path(download.value.path()).read_bytes(), "flac")
+    assert (decoded.codec, decoded.sample_rate) == ("flac", 24_000)
+    assert decoded.duration > 0
 
 
 def test_record_save_with_consent_list_and_speak_then_delete(page, server, screenshot):
