@@ -81,9 +81,9 @@ export class LiveSession {
   received(data) {
     if (typeof data !== "string") {
       if (!this.player) this.player = new PcmPlayer();
-      const first = this.sentAt !== null;
+      const awaited = this.sentAt !== null; // the first audio since a sentence was ended
       const delay = this.player.push(new Uint8Array(data));
-      if (first) {
+      if (awaited) {
         const latency = Math.round(performance.now() + delay - this.sentAt);
         this.sentAt = null;
         this.playerRegion.dataset.ttfaMs = String(latency);

@@ -68,7 +68,7 @@ function useSample(blob, name, seconds) {
 
 function extensionOf(blob) {
   const subtype = (blob.type.split(";")[0].split("/")[1] || "webm").replace("x-", "");
-  return { mpeg: "mp3", "ogg; codecs=opus": "ogg" }[subtype] || subtype;
+  return { mpeg: "mp3" }[subtype] || subtype;
 }
 
 new Recorder({
