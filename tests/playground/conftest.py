@@ -45,7 +45,9 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"{reason}; {HOW_TO_RUN}")
 
 
-@pytest.fixture(scope="session")
+# Module scope: while Playwright's sync API is open it marks an event loop as running in this thread, which
+# would break later tests that call asyncio.run(); it is closed when the module's tests are done.
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
     if os.environ.get("CSM_BROWSER_TESTS") == "skip":
         pytest.skip("CSM_BROWSER_TESTS=skip (.ci/run runs the browser tests in their own step)")
