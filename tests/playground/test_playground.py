@@ -128,6 +128,31 @@ def test_a_refused_sample_shows_the_servers_message(page, server, short_wav, scr
     screenshot(page, "refused")
 
 
+def test_saving_a_voice_from_a_file_that_is_not_audio_shows_the_servers_message(page, server, sample_wav, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("These are meeting notes, not a voice.")
+    with sample_wav.open("rb") as consent, notes.open("rb") as sample:
+        consent_id = requests.post(
+            f"{server.url}/v1/audio/voice_consents",
+            data={"name": "c", "language": "en-US"},
+            files={"recording": consent},
+            timeout=30,
+        ).json()["id"]
+        refused = requests.post(
+            f"{server.url}/v1/audio/voices",
+            data={"name": "notes", "consent": consent_id},
+            files={"audio_sample": sample},
+            timeout=30,
+        )
+    assert refused.status_code == 400
+    page.get_by_label("Voice sample").set_input_files(notes)
+    page.get_by_label("Consent recording", exact=True).set_input_files(sample_wav)
+    page.get_by_label("Voice name").fill(f"notes-{uuid.uuid4().hex[:8]}")
+    page.get_by_role("button", name="Save voice", exact=True).click()
+    expect(page.locator("#sample-error")).to_have_text(refused.json()["error"]["message"])
+    expect(page.get_by_role("list", name="Saved voices")).not_to_contain_text("notes-")
+
+
 def test_stop_cancels_and_the_engine_goes_idle(page, server, sample_wav):
     page.get_by_label("Voice sample").set_input_files(sample_wav)
     _speak(page, LONG_TEXT, max_ms=60000)
