@@ -176,6 +176,29 @@ def test_stream_text_in_speaks_each_sentence_as_typed(page, sample_wav):
     expect(page.locator("#live-error")).to_have_text("")
 
 
+def test_stop_streaming_cancels_the_live_utterance(page, server, sample_wav):
+    page.get_by_label("Voice sample").set_input_files(sample_wav)
+    page.locator("#settings").evaluate("details => { details.open = true; }")
+    page.get_by_label("Maximum length (ms)").fill("60000")
+    page.get_by_label("Live text", exact=True).press_sequentially("A sentence long enough to keep it going. ")
+    live = page.get_by_role("region", name="Live player")
+    expect(live).to_have_attribute("data-ttfa-ms", re.compile(r"^\d+$"))
+    assert server.health()["model"]["active_requests"] >= 1  # still generating when Stop is pressed
+    page.get_by_role("button", name="Stop streaming", exact=True).click()
+    expect(page.locator("#live-status")).to_have_text("Stopped.")
+    model = server.wait_idle()
+    assert (model["active_requests"], model["waiting_requests"]) == (0, 0)
+
+
+def test_with_a_key_the_websocket_takes_it_as_a_subprotocol(auth_page, sample_wav):
+    auth_page.get_by_label("API key").fill(new_key("live"))
+    auth_page.get_by_role("button", name="Save key", exact=True).click()
+    auth_page.get_by_label("Voice sample").set_input_files(sample_wav)
+    auth_page.get_by_label("Live text", exact=True).press_sequentially("Hello there. ")
+    expect(auth_page.get_by_role("region", name="Live player")).to_have_attribute("data-ttfa-ms", re.compile(r"^\d+$"))
+    expect(auth_page.locator("#live-error")).to_have_text("")
+
+
 def test_with_keys_required_a_missing_key_gets_a_clear_prompt(auth_page, screenshot):
     prompt = auth_page.get_by_role("alert").filter(has_text="requires an API key")
     expect(prompt).to_be_visible()
