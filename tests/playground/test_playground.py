@@ -166,7 +166,7 @@ def test_stop_cancels_and_the_engine_goes_idle(page, server, sample_wav):
     expect(page.locator("#player-status")).to_have_text("Stopped.")
 
 
-def test_stream_text_in_speaks_each_sentence_as_typed(page, sample_wav):
+def test_stream_text_in_speaks_each_sentence_as_typed(page, sample_wav, screenshot):
     page.get_by_label("Voice sample").set_input_files(sample_wav)
     page.get_by_label("Live text", exact=True).press_sequentially("Hello there. How are you", delay=20)
     live = page.get_by_role("region", name="Live player")
@@ -174,6 +174,7 @@ def test_stream_text_in_speaks_each_sentence_as_typed(page, sample_wav):
     page.get_by_role("button", name="Finish", exact=True).click()
     expect(live).to_have_attribute("data-state", "done")
     expect(page.locator("#live-error")).to_have_text("")
+    screenshot(page, "stream-text")
 
 
 def test_stop_streaming_cancels_the_live_utterance(page, server, sample_wav):

@@ -94,7 +94,9 @@ export class LiveSession {
     const message = JSON.parse(data);
     if (message.type === "error") this.error.textContent = message.error.message;
     if (message.type === "audio.done") {
-      this.report("done", message.cancelled ? "Cancelled." : "Done: everything typed was spoken.");
+      const latency = this.playerRegion.dataset.ttfaMs;
+      const measured = latency ? ` Last sentence: ${latency} ms from its end to its first audio.` : "";
+      this.report("done", message.cancelled ? "Cancelled." : `Done: everything typed was spoken.${measured}`);
     }
   }
 
