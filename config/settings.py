@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "synthesis",
     "voices",
     "streaming",
+    "playground",  # the web playground at /playground (static page, public API only)
 ]
 
 MIDDLEWARE = [

@@ -23,5 +23,6 @@ urlpatterns = [
     path("", include("voices.urls")),  # before synthesis: its v1/audio/<filename> would catch voices and models
     path("", include("streaming.urls")),
     path("", include("synthesis.urls")),
+    path("", include("playground.urls")),  # /playground: the web playground
     re_path(r"^v1/", not_found),  # JSON 404s for unknown API paths, in DEBUG too
 ]

@@ -200,7 +200,7 @@ def assign_to_key(*, consents: QuerySet[VoiceConsent], key: ApiKey) -> Assigned:
 
 async def reencode_voice(*, voice: Voice) -> Voice:
     """Recomputes a voice's codes with the current model's codec (its codes were made by another model)."""
-    sample = await sync_to_async(_read_sample)(voice=voice)
+    sample = await sync_to_async(read_sample)(voice=voice)
     prepared = await pipeline.voice_from_sample(
         sample, transcript=voice.transcript, speaker=voice.speaker_id, param="voice"
     )
@@ -209,9 +209,13 @@ async def reencode_voice(*, voice: Voice) -> Voice:
     return voice
 
 
-def _read_sample(*, voice: Voice) -> bytes:
-    with voice.sample.open("rb") as handle:
-        return handle.read()
+def read_sample(*, voice: Voice) -> bytes:
+    """The voice's sample file as uploaded; NotFound when the file is gone from storage."""
+    try:
+        with voice.sample.open("rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise NotFound(f"The sample of voice '{voice.pk}' is missing from storage.") from None
 
 
 def delete_voice(*, owner: ApiKey | None, voice_id: str) -> str:

@@ -23,5 +23,6 @@ urlpatterns = [
     path("v1/audio/voice_consents/<object_id:consent_id>", views.ConsentDetailView.as_view()),
     path("v1/audio/voices", views.VoiceListView.as_view()),
     path("v1/audio/voices/<object_id:voice_id>", views.VoiceDetailView.as_view()),
+    path("v1/audio/voices/<object_id:voice_id>/sample", views.VoiceSampleView.as_view()),
     path("v1/audio/models", views.AudioModelListView.as_view()),
 ]

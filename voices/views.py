@@ -6,8 +6,12 @@ async (the audio work runs off the database thread); the others are plain DRF vi
 
 from __future__ import annotations
 
+import mimetypes
+
 from adrf.views import APIView as AsyncAPIView
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -192,6 +196,19 @@ class VoiceDetailView(APIView):
     def delete(self, request, voice_id: str):
         deleted = services.delete_voice(owner=request.auth, voice_id=voice_id)
         return Response(VoiceDeletedSerializer({"id": deleted}).data)
+
+
+class VoiceSampleView(APIView):
+    @extend_schema(
+        operation_id="retrieveVoiceSample",
+        summary="A voice's audio sample, as it was uploaded",
+        responses={(200, "audio/*"): OpenApiResponse(OpenApiTypes.BINARY, description="the sample"), **ERRORS},
+    )
+    def get(self, request, voice_id: str):
+        voice = selectors.get_voice(owner=request.auth, voice_id=voice_id)
+        data = services.read_sample(voice=voice)
+        content_type = mimetypes.guess_type(voice.sample.name)[0] or "application/octet-stream"
+        return HttpResponse(data, content_type=content_type, headers={"Cache-Control": "private, max-age=3600"})
 
 
 class AudioModelListView(APIView):
