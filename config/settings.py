@@ -89,6 +89,9 @@ if env_str("AWS_STORAGE_BUCKET_NAME"):
     }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024  # base64 voice samples in JSON bodies
 FILE_UPLOAD_MAX_MEMORY_SIZE = 11 * 1024 * 1024
+# The HTTP server (config.server): seconds a request's line and headers, then its body, may take to arrive.
+CSM_HEADER_TIMEOUT = env_int("CSM_HEADER_TIMEOUT", 10)
+CSM_BODY_TIMEOUT = env_int("CSM_BODY_TIMEOUT", 60)
 
 USE_TZ = True
 TIME_ZONE = "UTC"

@@ -10,7 +10,15 @@ import pytest
 from tests.conftest import LiveServer, _database_url
 from tests.keys import Client, new_key
 
-PRODUCTION_ENV = {"DEBUG": "0", "SECRET_KEY": "reliability-tests", "CSM_REQUIRE_API_KEY": "1", "CSM_RATE_LIMIT": ""}
+PRODUCTION_ENV = {
+    "DEBUG": "0",
+    "SECRET_KEY": "reliability-tests",
+    "CSM_REQUIRE_API_KEY": "1",
+    "CSM_RATE_LIMIT": "",
+    # Shorter than the defaults (10 s and 60 s), so that the slow-client tests end sooner.
+    "CSM_HEADER_TIMEOUT": "4",
+    "CSM_BODY_TIMEOUT": "6",
+}
 
 needs_redis = pytest.mark.skipif(
     not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (the PostgreSQL + Redis pass of .ci/run sets it)"
