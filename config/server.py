@@ -62,8 +62,9 @@ def body_limit(content_type: bytes | None) -> int:
 
 
 def too_large(limit: int, size: int | None = None) -> RequestTooLarge:
-    said = f"is {size / MiB:.2f} MiB" if size is not None else "is larger than that"
-    return RequestTooLarge(f"The request body {said}; the limit for this request is {limit / MiB:g} MiB.")
+    """The refusal of a body over `limit` bytes (`size`: its declared length, when it has one)."""
+    declared = f" ({size / MiB:.2f} MiB)" if size is not None else ""
+    return RequestTooLarge(f"The request body{declared} is larger than this request's limit, {limit / MiB:g} MiB.")
 
 
 class GuardedRequest(WebRequest):
