@@ -15,9 +15,9 @@ from websockets.sync.client import connect
 from streaming.models import StreamingSession
 from tests.conftest import LiveServer, _database_url
 from tests.keys import Client, new_key
-from tests.reliability.conftest import PRODUCTION_ENV, needs_redis
-from tests.reliability.redis_proxy import RedisProxy
-from tests.reliability.test_websocket_redis import create_session
+from tests.reliability.server.conftest import PRODUCTION_ENV, needs_redis
+from tests.reliability.server.redis_proxy import RedisProxy
+from tests.reliability.server.test_websocket_redis import create_session
 from tests.streaming.conftest import text_message, ws_url
 
 FLOOD_CHUNKS = 50

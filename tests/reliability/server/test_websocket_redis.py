@@ -9,7 +9,7 @@ from websockets.sync.client import connect
 
 from tests.conftest import SAMPLE_TEXT
 from tests.keys import SAMPLE
-from tests.reliability.conftest import needs_redis
+from tests.reliability.server.conftest import needs_redis
 from tests.streaming.conftest import text_message, wav_samples, ws_url
 
 pytestmark = needs_redis

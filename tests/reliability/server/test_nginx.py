@@ -17,8 +17,8 @@ import requests
 from websockets.sync.client import connect
 
 from tests.conftest import REPO_DIR, LiveServer, _free_port
-from tests.reliability.test_request_limits import MULTIPART, WAIT, read_response, trickle
-from tests.reliability.test_websocket_redis import create_session
+from tests.reliability.server.test_request_limits import MULTIPART, WAIT, read_response, trickle
+from tests.reliability.server.test_websocket_redis import create_session
 from tests.streaming.conftest import text_message, wav_samples
 
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
