@@ -51,6 +51,12 @@ def require_key(key: ApiKey | None) -> None:
         )
 
 
+def check_caller(authorization: str | None) -> None:
+    """Unauthorized unless a request with this `Authorization` header may be served: the rule of
+    ApiKeyAuthentication and ApiKeyRequired together, for the HTTP server's check before it reads a body."""
+    require_key(key_for_secret(bearer_secret(authorization)))
+
+
 class ApiKeyAuthentication(BaseAuthentication):
     """Sets `request.auth` (and `request.user`) to the caller's ApiKey; both stay None without a key."""
 

@@ -73,7 +73,15 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    # channels_redis waits for messages with BZPOPMIN blocking up to 5 s (RedisChannelLayer.brpop_timeout);
+    # redis-py 8 gives every read a 5 s socket timeout by default, which cut those waits and closed every
+    # WebSocket with 1011 after 5 s. Reads may take the block plus a margin; connecting must be quick.
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}]},
+        }
+    }
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -96,6 +104,9 @@ if env_str("AWS_STORAGE_BUCKET_NAME"):
     }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024  # base64 voice samples in JSON bodies
 FILE_UPLOAD_MAX_MEMORY_SIZE = 11 * 1024 * 1024
+# The HTTP server (config.server): seconds a request's line and headers, then its body, may take to arrive.
+CSM_HEADER_TIMEOUT = env_int("CSM_HEADER_TIMEOUT", 10)
+CSM_BODY_TIMEOUT = env_int("CSM_BODY_TIMEOUT", 60)
 
 USE_TZ = True
 TIME_ZONE = "UTC"

@@ -51,6 +51,20 @@ class AudioTooLarge(ServiceError):
     code = "audio_too_large"
 
 
+class RequestTooLarge(ServiceError):
+    """A request body over the server's limits, refused before it is read (config.server)."""
+
+    status = 413
+    code = "request_too_large"
+
+
+class RequestTimeout(ServiceError):
+    """A request whose headers or body came too slowly (config.server)."""
+
+    status = 408
+    code = "request_timeout"
+
+
 class NotFound(ServiceError):
     status = 404
     code = "not_found"

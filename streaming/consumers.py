@@ -144,13 +144,25 @@ class _StreamWriter:
 
 
 class StreamTextConsumer(AsyncWebsocketConsumer):
-    async def connect(self) -> None:
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
         self.session = None
         self.counted = False  # one of the key's open streams (CSM_MAX_STREAMS_PER_KEY)
         self.waiting_chars = 0  # text queued and not yet spoken (CSM_MAX_SESSION_TEXT_CHARS)
         self.worker: asyncio.Task | None = None
         self.job: asyncio.Task | None = None
         self.jobs: asyncio.Queue[_Text | _Cancel] = asyncio.Queue()
+
+    async def __call__(self, scope, receive, send) -> None:
+        """Whatever ends the consumer ends its work: the client leaving or a close (`disconnect`), and also
+        what skips `disconnect`: an exception in the consumer, the channel layer failing, Daphne cancelling
+        the application."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._stop_work()
+
+    async def connect(self) -> None:
         try:
             caller = await authenticate_websocket(self.scope)
         except WebSocketRejected as rejected:
@@ -184,6 +196,13 @@ class StreamTextConsumer(AsyncWebsocketConsumer):
         self.worker = asyncio.create_task(self._work())
 
     async def disconnect(self, code: int) -> None:
+        self._stop_work()
+
+    def _stop_work(self) -> None:
+        """Drops the queued text and cancels the speaking task and the segment in progress (which cancels
+        its engine request; a cancelled segment never becomes the session's previous segment)."""
+        while not self.jobs.empty():
+            self.jobs.get_nowait()
         for task in (self.job, self.worker):
             if task is not None:
                 task.cancel()

@@ -55,7 +55,9 @@ class LiveServer:
             "PYTHONUNBUFFERED": "1",
             **(extra_env or {}),
         }
-        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"]
+        # The production server: Daphne with the request limits of config.server.
+        command = [sys.executable, "-m", "config.server", "-b", "127.0.0.1", "-p", str(self.port)]
+        command.append("config.asgi:application")
         self.process = subprocess.Popen(command, cwd=REPO_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         self._wait_ready()
 
