@@ -52,7 +52,8 @@ class AudioTooLarge(ServiceError):
 
 
 class RequestTooLarge(ServiceError):
-    """A request body over the server's limits, refused before it is read (config.server)."""
+    """A request body over the server's limits: refused before it is read (config.server), or by Django's own
+    limit on what it parses (DATA_UPLOAD_MAX_MEMORY_SIZE)."""
 
     status = 413
     code = "request_too_large"
@@ -111,13 +112,6 @@ class ServiceUnavailable(ServiceError):
     @property
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
-
-
-class RequestTooLarge(ServiceError):
-    """A request body over the server's limit."""
-
-    status = 413
-    code = "request_too_large"
 
 
 class SessionTextFull(ServiceError):
