@@ -28,7 +28,8 @@ def checkout(tmp_path: Path) -> Path:
 
 
 def run(command: list[str], checkout: Path) -> subprocess.CompletedProcess:
-    unset = {"DEBUG", "SECRET_KEY", "DJANGO_SETTINGS_MODULE"}
+    # MAKEFLAGS and MAKELEVEL: under `make test` a sub-make would print "Entering directory" lines.
+    unset = {"DEBUG", "SECRET_KEY", "DJANGO_SETTINGS_MODULE", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"}
     env = {key: value for key, value in os.environ.items() if key not in unset}
     env |= {"DATABASE_URL": f"sqlite:///{checkout / 'db.sqlite3'}", "MEDIA_ROOT": str(checkout / "media")}
     return subprocess.run(command, cwd=checkout, env=env, capture_output=True, text=True, timeout=300)
