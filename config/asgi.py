@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels. Starts loading the model."""
 
+import logging
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -16,5 +17,8 @@ from speech.runtime import start_engine  # noqa: E402
 from streaming.routing import websocket_urlpatterns  # noqa: E402
 
 start_engine()
+logging.getLogger(__name__).info(
+    "csm-voice-api: docs at /docs, playground at /playground, admin at /admin, the model's state at /health"
+)
 
 application = ProtocolTypeRouter({"http": django_application, "websocket": URLRouter(websocket_urlpatterns)})

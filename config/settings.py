@@ -10,7 +10,9 @@ from .env import BASE_DIR, env_bool, env_int, env_list, env_str
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY") or ("dev-only-insecure-key" if DEBUG else "")
 if not SECRET_KEY:
-    raise ImproperlyConfigured("Set SECRET_KEY (or DEBUG=1 for a development default).")
+    raise ImproperlyConfigured(
+        "Set SECRET_KEY, or DEBUG=1 for development: `cp .env.example .env` (make serve does it on first use)."
+    )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 
 INSTALLED_APPS = [

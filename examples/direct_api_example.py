@@ -1,8 +1,8 @@
 """Clone a voice and speak with it through the plain HTTP API (requests).
 
-    python examples/direct_api_example.py --url http://localhost:8000 \
-        --sample ../shared/fixtures/audio/alice_16k_mono.wav \
-        --transcript "The quick brown fox jumps over the lazy dog. A voice sample should be clear and steady."
+    python examples/direct_api_example.py --url http://localhost:8000 --sample examples/voice/sample.wav
+
+The sample defaults to examples/voice/sample.wav, and its transcript to the .txt file beside the sample.
 """
 
 from __future__ import annotations
@@ -13,16 +13,26 @@ from pathlib import Path
 
 import requests
 
+VOICE = Path(__file__).resolve().parent / "voice"
+
+
+def transcript_of(sample: Path) -> str:
+    """What a sample says: the text file beside it (sample.wav -> sample.txt), if there is one."""
+    text = sample.with_suffix(".txt")
+    return text.read_text().strip() if text.is_file() else ""
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="http://localhost:8000")
     parser.add_argument("--api-key", default=None)
-    parser.add_argument("--sample", required=True, type=Path, help="a 1-30 s recording of the voice")
-    parser.add_argument("--transcript", default="", help="what the sample says")
+    parser.add_argument("--sample", default=VOICE / "sample.wav", type=Path, help="a 1-30 s recording of the voice")
+    parser.add_argument("--transcript", help="what the sample says (default: the .txt file beside it)")
     parser.add_argument("--text", default="Hello! This is my cloned voice, speaking through csm-voice-api.")
     parser.add_argument("--out", default="out", type=Path)
     args = parser.parse_args()
+    if args.transcript is None:
+        args.transcript = transcript_of(args.sample)
     args.out.mkdir(exist_ok=True)
     session = requests.Session()
     if args.api_key:

@@ -6,8 +6,7 @@ the text a few words at a time (as an LLM would), and a consumer writing the aud
 time from the first text sent to the first audio received. With CSM_REQUIRE_API_KEY on, pass --api-key.
 
     python examples/streaming_example.py --url http://localhost:8000 \
-        --sample ../shared/fixtures/audio/alice_16k_mono.wav \
-        --transcript "The quick brown fox jumps over the lazy dog. A voice sample should be clear and steady." \
+        --sample examples/voice/sample.wav \
         --text "Hello! This sentence is spoken while the next one is still being written." --out stream.wav
 """
 
@@ -21,6 +20,14 @@ from pathlib import Path
 
 import requests
 import websockets
+
+VOICE = Path(__file__).resolve().parent / "voice"
+
+
+def transcript_of(sample: Path) -> str:
+    """What a sample says: the text file beside it (sample.wav -> sample.txt), if there is one."""
+    text = sample.with_suffix(".txt")
+    return text.read_text().strip() if text.is_file() else ""
 
 
 def create_session(args: argparse.Namespace, headers: dict[str, str]) -> str:
@@ -88,8 +95,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="http://localhost:8000", help="the server, without /v1")
     parser.add_argument("--api-key", default="")
-    parser.add_argument("--sample", type=Path, required=True, help="a 1-30 s recording of the voice")
-    parser.add_argument("--transcript", default="", help="what the sample says")
+    parser.add_argument("--sample", default=VOICE / "sample.wav", type=Path, help="a 1-30 s recording of the voice")
+    parser.add_argument("--transcript", help="what the sample says (default: the .txt file beside it)")
     parser.add_argument(
         "--text",
         default="Hello there! This first sentence is spoken while the rest is still being written. "
@@ -100,7 +107,10 @@ def main() -> None:
     parser.add_argument("--words-per-chunk", type=int, default=3)
     parser.add_argument("--delay", type=float, default=0.05, help="seconds between chunks")
     parser.add_argument("--max-audio-length-ms", type=int, help="cap per segment (useful with tiny-random)")
-    asyncio.run(run(parser.parse_args()))
+    args = parser.parse_args()
+    if args.transcript is None:
+        args.transcript = transcript_of(args.sample)
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":

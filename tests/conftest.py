@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from tests.fixtures import FIXTURES_DIR
+from tests import fixtures
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 
@@ -140,14 +141,23 @@ def api(server: LiveServer) -> requests.Session:
         yield session
 
 
-@pytest.fixture(scope="session")
-def manifest() -> list[dict]:
-    return json.loads((FIXTURES_DIR / "audio" / "manifest.json").read_text())["samples"]
+@pytest.fixture(scope="session", autouse=True)
+def test_audio() -> Path:
+    """Generates the suite's test audio (tests/fixtures.py) once, before any test; removes it after."""
+    fixtures.generate()
+    yield fixtures.GENERATED_DIR
+    shutil.rmtree(fixtures.GENERATED_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def sample_path() -> Path:
-    return FIXTURES_DIR / "audio" / "alice_16k_mono.wav"
+def manifest(test_audio) -> list[dict]:
+    """Every sample (generated, then ../shared/fixtures' where present) with its transcript and `path`."""
+    return fixtures.manifest_entries()
 
 
-SAMPLE_TEXT = "The quick brown fox jumps over the lazy dog. A voice sample should be clear and steady."
+@pytest.fixture(scope="session")
+def sample_path(test_audio) -> Path:
+    return fixtures.SAMPLE
+
+
+SAMPLE_TEXT = fixtures.ALICE

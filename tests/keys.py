@@ -7,9 +7,7 @@ from pathlib import Path
 import requests
 
 from tests.conftest import SAMPLE_TEXT, LiveServer
-from tests.fixtures import FIXTURES_DIR
-
-SAMPLE = FIXTURES_DIR / "audio" / "alice_16k_mono.wav"
+from tests.fixtures import SAMPLE
 
 
 class Client(requests.Session):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 logger = logging.getLogger(__name__)
 
 TINY_RANDOM = "tiny-random"
+TRY_TINY_RANDOM = "To try the API without the weights, set CSM_MODEL=tiny-random (it speaks noise)."
 
 
 class ModelLoadError(Exception):
@@ -63,32 +65,59 @@ def load_model(name: str, *, device: str = "auto", dtype: str = "auto", token: s
 
 
 def explain_load_error(name: str, error: BaseException) -> str:
-    """Turns a loading exception into what the operator should do."""
+    """Turns a loading exception into what the operator should do.
+
+    transformers wraps the Hub's errors in an OSError ("Can't load feature extractor for ..."), so the
+    whole chain of causes is read, not only the error itself."""
     from huggingface_hub.errors import (
         GatedRepoError,
         LocalEntryNotFoundError,
         RepositoryNotFoundError,
     )
 
+    chain = _causes(error)
     text = f"{type(error).__name__}: {error}"
-    if isinstance(error, GatedRepoError):
+    texts = " ".join(f"{type(cause).__name__}: {cause}" for cause in chain)
+    if any(isinstance(cause, GatedRepoError) for cause in chain):
         return (
             f"{name} is a gated model: accept its terms on its Hugging Face page with your account, "
-            "then set HF_TOKEN to a token of that account."
+            f"then set HF_TOKEN to a token of that account. {TRY_TINY_RANDOM}"
         )
-    if isinstance(error, RepositoryNotFoundError) or "401" in text:
+    if any(isinstance(cause, RepositoryNotFoundError) for cause in chain) or "401" in texts:
         return (
             f"Could not access {name}: the repository does not exist or HF_TOKEN is missing or invalid. "
-            "Check CSM_MODEL and set HF_TOKEN to a valid read token."
+            f"Check CSM_MODEL and set HF_TOKEN to a valid read token. {TRY_TINY_RANDOM}"
         )
-    if isinstance(error, LocalEntryNotFoundError) or "connect" in text.lower() or "offline" in text.lower():
-        return (
-            f"Could not download {name}: no network connection to the Hugging Face Hub and no local copy. "
-            "Connect this machine, or download the model elsewhere and set CSM_MODEL to its local folder."
-        )
-    if isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in text.lower():
+    if any(isinstance(cause, torch.cuda.OutOfMemoryError) for cause in chain) or "out of memory" in texts.lower():
         return (
             f"Out of memory while loading {name}: free GPU memory (another process may hold it), "
             "use CSM_DTYPE=bfloat16, or CSM_DEVICE=cpu."
         )
-    return f"Could not load {name}: {text}"
+    offline = ("connect", "offline", "name or service not known", "temporary failure in name resolution")
+    if any(isinstance(cause, LocalEntryNotFoundError) for cause in chain) or any(
+        word in texts.lower() for word in offline
+    ):
+        return (
+            f"Could not download {name}: no network connection to the Hugging Face Hub and no local copy. "
+            f"Connect this machine, or download the model elsewhere and set CSM_MODEL to its local folder. "
+            f"{TRY_TINY_RANDOM}"
+        )
+    if Path(name).is_dir() or name.startswith(("/", ".", "~")):
+        return (
+            f"Could not load {name}: {text}. Set CSM_MODEL to a folder holding CSM's files "
+            f"(config.json, the weights and the processor's files). {TRY_TINY_RANDOM}"
+        )
+    return (
+        f"Could not load {name}. To serve it, accept the model's terms on https://huggingface.co/{name} "
+        "and set HF_TOKEN to a token of that account, or set CSM_MODEL to a local folder holding the model. "
+        f"{TRY_TINY_RANDOM} ({text})"
+    )
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """The error, then what caused it, and so on (each once)."""
+    chain: list[BaseException] = []
+    while error is not None and error not in chain:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    return chain

@@ -7,7 +7,7 @@ import pytest
 
 from speech import audio
 from speech.errors import AudioTooLarge, InvalidAudio, ServiceError
-from tests.fixtures import FIXTURES_DIR
+from tests import fixtures
 
 SR = audio.SAMPLE_RATE
 TONE_SECONDS = 1.5
@@ -29,7 +29,7 @@ SLACK = {"mp3": 1700 / SR, "aac": 2048 / SR}
 # Uneven chunks: one 80 ms frame (1920 samples), tiny ones, an empty one, large ones.
 CHUNK_EDGES = [1920, 1921, 1928, 1928, 2500, 2503, 9000, 20000, 20001, 30000]
 
-AUDIO_FIXTURES = sorted(p for p in (FIXTURES_DIR / "audio").glob("*") if p.suffix not in {".json", ".md"})
+SAMPLE_PATHS = fixtures.sample_paths()
 
 
 def decode(data: bytes, fmt: str) -> tuple[np.ndarray, int]:
@@ -64,11 +64,7 @@ def dominant_frequency(pcm: np.ndarray, rate: int = SR) -> float:
 # --- voice samples ---------------------------------------------------------------------------
 
 
-def test_fixtures_found() -> None:
-    assert len(AUDIO_FIXTURES) >= 5, f"no audio fixtures under {FIXTURES_DIR} (set CSM_FIXTURES)"
-
-
-@pytest.mark.parametrize("path", AUDIO_FIXTURES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", SAMPLE_PATHS.values(), ids=SAMPLE_PATHS.keys())
 def test_voice_sample_accepted(path) -> None:
     pcm = audio.load_voice_sample(path.read_bytes())
     assert pcm.dtype == np.float32
@@ -78,20 +74,25 @@ def test_voice_sample_accepted(path) -> None:
     assert len(pcm) / SR == pytest.approx(original_duration(path), rel=0.05)
 
 
-@pytest.mark.parametrize(
-    ("name", "error", "words"),
-    [
-        ("empty.wav", InvalidAudio, ["empty"]),
-        ("truncated_header.wav", InvalidAudio, ["decoded"]),
-        ("not_audio.mp3", InvalidAudio, ["decoded"]),
-        ("noise_45s.wav", InvalidAudio, ["45.0 s", "30 s"]),
-        ("blip_0.2s.wav", InvalidAudio, ["0.20 s", "1 s"]),
-        ("silence_2s.wav", InvalidAudio, ["contains no sound"]),
-    ],
-)
-def test_bad_voice_sample_refused(name: str, error: type[ServiceError], words: list[str]) -> None:
+BAD_SAMPLES = [
+    ("empty.wav", InvalidAudio, ["empty"]),
+    ("truncated_header.wav", InvalidAudio, ["decoded"]),
+    ("not_audio.mp3", InvalidAudio, ["decoded"]),
+    ("noise_45s.wav", InvalidAudio, ["45.0 s", "30 s"]),
+    ("blip_0.2s.wav", InvalidAudio, ["0.20 s", "1 s"]),
+    ("silence_2s.wav", InvalidAudio, ["contains no sound"]),
+]
+BAD_CASES = [
+    pytest.param(path, error, words, id=case)
+    for name, error, words in BAD_SAMPLES
+    for case, path in fixtures.bad_audio_paths(name).items()
+]
+
+
+@pytest.mark.parametrize(("path", "error", "words"), BAD_CASES)
+def test_bad_voice_sample_refused(path, error: type[ServiceError], words: list[str]) -> None:
     with pytest.raises(error) as info:
-        audio.load_voice_sample((FIXTURES_DIR / "bad_audio" / name).read_bytes(), param="voice_sample")
+        audio.load_voice_sample(path.read_bytes(), param="voice_sample")
     assert type(info.value) is error
     assert info.value.status == 400
     assert info.value.code == "invalid_audio"
@@ -122,7 +123,7 @@ def test_too_large_voice_sample_refused() -> None:
 
 
 def test_decode_stops_early_but_reports_full_duration() -> None:
-    noise = (FIXTURES_DIR / "bad_audio" / "noise_45s.wav").read_bytes()
+    noise = (fixtures.BAD_AUDIO_DIR / "noise_45s.wav").read_bytes()
     pcm, duration = audio.decode_audio(noise, max_seconds=30)
     assert duration == pytest.approx(45.0, abs=0.01)
     assert len(pcm) / SR < 35

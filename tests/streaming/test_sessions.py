@@ -12,7 +12,7 @@ from websockets.sync.client import connect
 
 from tests.audio_checks import decode
 from tests.conftest import SAMPLE_TEXT, LiveServer, _database_url
-from tests.fixtures import FIXTURES_DIR
+from tests.fixtures import BAD_AUDIO_DIR, SAMPLE
 from tests.keys import Client, create_consent, create_voice, new_key
 from tests.streaming.conftest import create_session, text_message, wav_samples, ws_url
 
@@ -69,12 +69,12 @@ def test_defaults(server, sample_path):
     ("data", "sample", "status", "param"),
     [
         ({}, None, 400, "audio_file"),
-        ({"output_format": "ogg"}, "alice_16k_mono.wav", 400, "output_format"),
-        ({"temperature": "3"}, "alice_16k_mono.wav", 400, "temperature"),
-        ({"topk": "0"}, "alice_16k_mono.wav", 400, "topk"),
-        ({"max_audio_length_ms": "10"}, "alice_16k_mono.wav", 400, "max_audio_length_ms"),
-        ({}, "../bad_audio/silence_2s.wav", 400, "audio_file"),
-        ({}, "../bad_audio/not_audio.mp3", 400, "audio_file"),
+        ({"output_format": "ogg"}, SAMPLE, 400, "output_format"),
+        ({"temperature": "3"}, SAMPLE, 400, "temperature"),
+        ({"topk": "0"}, SAMPLE, 400, "topk"),
+        ({"max_audio_length_ms": "10"}, SAMPLE, 400, "max_audio_length_ms"),
+        ({}, BAD_AUDIO_DIR / "silence_2s.wav", 400, "audio_file"),
+        ({}, BAD_AUDIO_DIR / "not_audio.mp3", 400, "audio_file"),
         ({"voice_id": "voice_doesnotexist"}, None, 404, "voice_id"),
         ({"voice_id": "alloy"}, "alice_16k_mono.wav", 400, "voice_id"),  # a sample and a voice: ambiguous
     ],
@@ -84,7 +84,7 @@ def test_invalid_input_is_refused_in_openai_shape_and_nothing_is_stored(server, 
 
     files = None
     if sample:
-        files = {"audio_file": (FIXTURES_DIR / "audio" / sample).read_bytes()}
+        files = {"audio_file": sample.read_bytes()}
     response = post_session(server, files=files, **data)
     assert response.status_code == status, response.text
     assert response.json()["error"]["param"] == param

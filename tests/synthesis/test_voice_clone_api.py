@@ -3,7 +3,7 @@
 import pytest
 
 from tests.audio_checks import assert_format, decode
-from tests.fixtures import FIXTURES_DIR
+from tests.fixtures import BAD_AUDIO_DIR
 
 FORMATS = ["wav", "mp3", "opus", "aac", "flac", "pcm"]
 
@@ -17,9 +17,8 @@ def clone(api, path, **fields):
 def test_every_fixture_sample_in_every_format(api, manifest):
     """Each sample (any container, rate and channel count) clones; each format decodes to 24 kHz mono."""
     for entry in manifest:
-        path = FIXTURES_DIR / "audio" / entry["file"]
         for fmt in FORMATS:
-            response = clone(api, path, context_text=entry["transcript"], output_format=fmt)
+            response = clone(api, entry["path"], context_text=entry["transcript"], output_format=fmt)
             assert response.status_code == 200, (entry["file"], fmt, response.text)
             result = response.json()
             assert result["duration_seconds"] == pytest.approx(0.48)
@@ -47,7 +46,7 @@ def test_bad_samples_get_a_clear_4xx_and_nothing_is_stored(api, name, status, wo
     from synthesis.models import Clip
 
     before = Clip.objects.count()
-    response = clone(api, FIXTURES_DIR / "bad_audio" / name)
+    response = clone(api, BAD_AUDIO_DIR / name)
     assert response.status_code == status, response.text
     error = response.json()["error"]
     assert error["param"] == "audio_file"

@@ -9,10 +9,10 @@ import pytest
 import requests
 
 from tests.conftest import SAMPLE_TEXT, LiveServer
-from tests.fixtures import FIXTURES_DIR
+from tests.fixtures import BAD_AUDIO_DIR
 from tests.keys import SAMPLE, Client, create_consent, create_voice
 
-NOT_AUDIO = FIXTURES_DIR / "bad_audio" / "not_audio.mp3"
+NOT_AUDIO = BAD_AUDIO_DIR / "not_audio.mp3"
 
 
 class Admin(requests.Session):

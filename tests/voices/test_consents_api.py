@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.files.storage import default_storage
 
-from tests.fixtures import FIXTURES_DIR
+from tests.fixtures import BAD_AUDIO_DIR
 from tests.keys import SAMPLE, Client, create_consent, create_voice
 
 
@@ -37,8 +37,8 @@ def test_create_returns_the_openai_object_and_stores_the_recording(client):
         ({"name": "A", "language": "english please"}, SAMPLE, 400, "language"),
         ({"language": "en"}, SAMPLE, 400, "name"),
         ({"name": "A", "language": "en"}, None, 400, "recording"),
-        ({"name": "A", "language": "en"}, FIXTURES_DIR / "bad_audio" / "not_audio.mp3", 400, "recording"),
-        ({"name": "A", "language": "en"}, FIXTURES_DIR / "bad_audio" / "silence_2s.wav", 400, "recording"),
+        ({"name": "A", "language": "en"}, BAD_AUDIO_DIR / "not_audio.mp3", 400, "recording"),
+        ({"name": "A", "language": "en"}, BAD_AUDIO_DIR / "silence_2s.wav", 400, "recording"),
     ],
 )
 def test_invalid_consents_are_refused_and_nothing_is_stored(client, data, recording: Path | None, status, param):

@@ -8,7 +8,7 @@ from django.core.files.storage import default_storage
 from speech.voice import BUILTIN_VOICES
 from tests.audio_checks import decode
 from tests.conftest import SAMPLE_TEXT
-from tests.fixtures import FIXTURES_DIR
+from tests.fixtures import BAD_AUDIO_DIR
 from tests.keys import SAMPLE, Client, clone, create_consent, create_voice, speak
 
 
@@ -56,8 +56,8 @@ def test_speaker_id_defaults_to_0_and_transcript_to_empty(client, consent):
         ({"consent": None}, SAMPLE, 400, "consent"),
         ({"name": None}, SAMPLE, 400, "name"),
         ({}, None, 400, "audio_sample"),
-        ({}, FIXTURES_DIR / "bad_audio" / "noise_45s.wav", 400, "audio_sample"),
-        ({}, FIXTURES_DIR / "bad_audio" / "truncated_header.wav", 400, "audio_sample"),
+        ({}, BAD_AUDIO_DIR / "noise_45s.wav", 400, "audio_sample"),
+        ({}, BAD_AUDIO_DIR / "truncated_header.wav", 400, "audio_sample"),
         ({"type": "prompt"}, SAMPLE, 400, "type"),
         ({"speaker_id": -1}, SAMPLE, 400, "speaker_id"),
     ],

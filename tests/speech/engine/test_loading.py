@@ -27,12 +27,29 @@ def test_tiny_random_loads_in_process_offline():
         (LocalEntryNotFoundError("offline"), ["no network", "local folder"]),
         (torch.cuda.OutOfMemoryError("CUDA out of memory"), ["Out of memory", "CSM_DTYPE"]),
         (ValueError("something else"), ["Could not load", "something else"]),
+        # What a machine without the weights meets first: transformers' own OSError.
+        (
+            OSError("Can't load feature extractor for 'sesame/csm-1b'."),
+            ["accept the model's terms", "HF_TOKEN", "CSM_MODEL to a local folder", "CSM_MODEL=tiny-random"],
+        ),
     ],
 )
 def test_failures_explain_what_to_do(error, words):
     message = explain_load_error("sesame/csm-1b", error)
     for word in words:
         assert word in message
+
+
+def test_a_hub_error_wrapped_by_transformers_is_still_explained():
+    try:
+        try:
+            raise GatedRepoError("gated", response=_response(403))
+        except GatedRepoError as gated:
+            raise OSError("You are trying to access a gated repo.") from gated
+    except OSError as error:
+        message = explain_load_error("sesame/csm-1b", error)
+    assert "accept its terms" in message
+    assert "HF_TOKEN" in message
 
 
 def test_a_missing_model_raises_model_load_error(monkeypatch):
