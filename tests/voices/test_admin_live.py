@@ -119,10 +119,10 @@ def test_admin_adds_a_voice_with_an_existing_consent(server, admin):
 @pytest.mark.parametrize(
     ("data", "files", "words"),
     [
-        ({"name": "carol"}, {"sample": upload(NOT_AUDIO), "consent_recording": upload(SAMPLE)}, "could not"),
-        ({"name": "carol"}, {"sample": upload(SAMPLE), "consent_recording": upload(NOT_AUDIO)}, "could not"),
-        ({"name": "carol"}, {"sample": upload(SAMPLE)}, "choose a consent or upload"),
-        ({"name": "taken"}, {"sample": upload(SAMPLE), "consent_recording": upload(SAMPLE)}, "already used"),
+        ({"name": "carol"}, {"sample": NOT_AUDIO, "consent_recording": SAMPLE}, "could not"),
+        ({"name": "carol"}, {"sample": SAMPLE, "consent_recording": NOT_AUDIO}, "could not"),
+        ({"name": "carol"}, {"sample": SAMPLE}, "choose a consent or upload"),
+        ({"name": "taken"}, {"sample": SAMPLE, "consent_recording": SAMPLE}, "already used"),
     ],
 )
 def test_refusals_are_form_errors_and_nothing_is_kept(server, admin, data, files, words):
@@ -130,7 +130,8 @@ def test_refusals_are_form_errors_and_nothing_is_kept(server, admin, data, files
 
     create_voice(Client(server), create_consent(Client(server))["id"], name="Taken")
     voices, consents = Voice.objects.count(), VoiceConsent.objects.count()
-    response = admin.add("voice", {**data, "speaker_id": "0", "consent_language": "en-US"}, files)
+    uploads = {field: upload(path) for field, path in files.items()}  # the test audio exists once the session runs
+    response = admin.add("voice", {**data, "speaker_id": "0", "consent_language": "en-US"}, uploads)
     assert response.status_code == 200
     assert words in errors(response).lower(), errors(response)
     assert (Voice.objects.count(), VoiceConsent.objects.count()) == (voices, consents)
