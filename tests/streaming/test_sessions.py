@@ -76,7 +76,7 @@ def test_defaults(server, sample_path):
         ({}, BAD_AUDIO_DIR / "silence_2s.wav", 400, "audio_file"),
         ({}, BAD_AUDIO_DIR / "not_audio.mp3", 400, "audio_file"),
         ({"voice_id": "voice_doesnotexist"}, None, 404, "voice_id"),
-        ({"voice_id": "alloy"}, "alice_16k_mono.wav", 400, "voice_id"),  # a sample and a voice: ambiguous
+        ({"voice_id": "alloy"}, SAMPLE, 400, "voice_id"),  # a sample and a voice: ambiguous
     ],
 )
 def test_invalid_input_is_refused_in_openai_shape_and_nothing_is_stored(server, data, sample, status, param):
