@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
@@ -67,7 +68,9 @@ async def _channel_layer() -> dict:
         return {"status": "unavailable", "error": "No channel layer is configured."}
     try:
         async with asyncio.timeout(CHANNEL_LAYER_TIMEOUT):
-            channel = await layer.new_channel("health.")
+            # A plain channel, not a process-local one (new_channel): its receive reads it directly instead of
+            # waiting its turn in the receive loop every open WebSocket of this process shares.
+            channel = f"health.{uuid.uuid4().hex}"
             await layer.send(channel, {"type": "health.check"})
             await layer.receive(channel)
     except Exception as error:  # TimeoutError, or the layer's connection errors

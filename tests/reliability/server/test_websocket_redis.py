@@ -35,3 +35,19 @@ def test_a_websocket_held_idle_for_20_seconds_is_still_open_and_answers(producti
         answer = ws.recv(timeout=60)
     assert isinstance(answer, bytes)
     assert len(wav_samples(answer)) > 0
+
+
+def test_health_answers_ok_while_websockets_wait_on_the_channel_layer(production_server, client):
+    """/health's channel-layer check shares the process with every open WebSocket, each waiting on the layer."""
+    urls = [ws_url(production_server, create_session(client)) for _ in range(3)]
+    headers = {"Authorization": f"Bearer {client.secret}"}
+    sockets = [connect(url, additional_headers=headers) for url in urls]
+    try:
+        reports = []
+        for _ in range(10):
+            reports.append(client.get("/health").json())
+            time.sleep(0.5)
+    finally:
+        for ws in sockets:
+            ws.close()
+    assert [report["channel_layer"] for report in reports] == [{"status": "ok"}] * 10
