@@ -12,7 +12,8 @@ Expected outcomes are 200s, documented 503s and 429s that carry Retry-After (the
 long, as a polite client does); anything else, and every WebSocket the server closes, is counted as a
 failure and shown.
 
-    .venv/bin/python -m tests.reliability.probes.load --url http://127.0.0.1:8000 --clients 50 --seconds 120 [--key csm-...]
+    .venv/bin/python -m tests.reliability.probes.load --url http://127.0.0.1:8000 --clients 50 --seconds 120 \
+        [--key csm-...]
 """
 
 from __future__ import annotations
