@@ -86,10 +86,7 @@ async def collect(stream: SpeechStream) -> np.ndarray:
 
 async def synthesize(voice: Voice, text: str, *, speed: float = 1.0, **sampling) -> np.ndarray:
     """The whole clip, 24 kHz float32."""
-    pcm = await collect(start_speech(voice, text, **sampling))
-    if speed != 1.0:
-        pcm = await asyncio.to_thread(audio.change_speed, pcm, speed)
-    return pcm
+    return audio.join([pcm async for pcm in paced_chunks(start_speech(voice, text, **sampling), speed)])
 
 
 async def encode(pcm: np.ndarray, fmt: str) -> bytes:

@@ -174,7 +174,6 @@ class _Active:
     piece_codes: list[torch.Tensor] = field(default_factory=list)
     pending: list[torch.Tensor] = field(default_factory=list)
     max_frames: int = 0
-    frames: int = 0  # frames generated for the whole request, every piece
     slot: int = 0  # its rows in the streaming Mimi decoder (generator rows move; slots stay)
     previous: Segment | None = None
 
@@ -359,7 +358,6 @@ class Engine:
         if not end:
             active.piece_codes.append(codes)
             active.pending.append(codes)
-            active.frames += 1
         return end or len(active.piece_codes) >= active.max_frames
 
     def _emit(self, due: list[_Active]) -> None:
@@ -397,7 +395,7 @@ class Engine:
         """Frames the request may still produce under `max_request_ms`."""
         if self.max_request_frames is None:
             return 1 << 30
-        return self.max_request_frames - active.frames
+        return self.max_request_frames - (active.stream.frames + len(active.pending))
 
     def _remove(self, row: int) -> None:
         """Frees a row and its decoder slot, moving the last active row into it so rows 0..n-1 stay packed."""
