@@ -121,6 +121,52 @@ class StaticDecoder:
             x = self._layer(layer, x, rotary, attend)
         return self._rms_norm(x, self.norm)
 
+    def prefill_rows(
+        self, x: torch.Tensor, *, rows: list[int], starts: list[int], lengths: list[int]
+    ) -> torch.Tensor:
+        """Prompts of several rows in one call: row rows[i] takes x[i, :lengths[i]] at positions starts[i]..,
+        attending to its own cache before starts[i] (a prefix already there) and causally within the block.
+        x ([n, width, hidden]) is right-padded; padded positions are masked out of every real position's
+        attention and never written to the cache, so they cannot change any row's result. Returns the normed
+        hidden states [n, width, hidden] (padded positions hold garbage)."""
+        count, width = x.shape[:2]
+        device = x.device
+        offsets = torch.arange(width, device=device)
+        positions = torch.tensor(starts, device=device)[:, None] + offsets  # [n, width]
+        valid = offsets[None] < torch.tensor(lengths, device=device)[:, None]
+        row_index = torch.tensor(rows, device=device)
+        write_rows, write_positions = row_index[:, None].expand(count, width)[valid], positions[valid]
+        end = max(start + length for start, length in zip(starts, lengths, strict=True))
+        mask = (self.positions[:end][None, None] <= positions[:, :, None])[:, None]  # [n, 1, width, end]
+        rotary = self._rotary(positions.clamp(max=self.max_positions - 1))  # padding may run past the end
+        contiguous = rows == list(range(rows[0], rows[0] + count))
+        for index, layer in enumerate(self.layers):
+
+            def attend(q, k, v, index=index):
+                self.keys[index, write_rows, :, write_positions] = k.transpose(1, 2)[valid]
+                self.values[index, write_rows, :, write_positions] = v.transpose(1, 2)[valid]
+                if contiguous:  # a view; any other set of rows is gathered
+                    keys = self.keys[index, rows[0] : rows[0] + count, :, :end]
+                    values = self.values[index, rows[0] : rows[0] + count, :, :end]
+                else:
+                    keys, values = self.keys[index][row_index, :, :end], self.values[index][row_index, :, :end]
+                return F.scaled_dot_product_attention(
+                    q, keys, values, attn_mask=mask, scale=self.scale, enable_gqa=True
+                )
+
+            x = self._layer(layer, x, rotary, attend)
+        return self._rms_norm(x, self.norm)
+
+    def read_prefix(self, row: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """A copy of a row's cache at positions 0..length: keys and values [layers, kv_heads, length, dim]."""
+        return self.keys[:, row, :, :length].clone(), self.values[:, row, :, :length].clone()
+
+    def write_prefix(self, row: int, keys: torch.Tensor, values: torch.Tensor) -> None:
+        """Puts a prefix read by `read_prefix` at positions 0.. of a row."""
+        length = keys.shape[2]
+        self.keys[:, row, :, :length] = keys
+        self.values[:, row, :, :length] = values
+
     def step(self, x: torch.Tensor, positions: torch.Tensor, *, span: int) -> torch.Tensor:
         """One position for rows 0..n-1 (x: [n, 1, hidden]), row i at positions[i] < span, attending to cache
         positions < span; returns normed hidden states. Free of host syncs, so it can be graph-captured."""

@@ -16,6 +16,9 @@ from .sampling import Sampler
 SPAN_BUCKET = 256
 """The backbone step's attended cache length is rounded up to a multiple of this for its CUDA graphs."""
 
+PREFILL_BUCKET = 16
+"""On CUDA, a batched prefill's width (its longest prompt) is rounded up to a multiple of this."""
+
 
 class FrameGenerator:
     """`cuda_graphs` (default: on for CUDA) replays each frame's depth decoder and backbone step as CUDA
@@ -81,9 +84,42 @@ class FrameGenerator:
     @torch.no_grad()
     def prefill(self, row: int, embeddings: torch.Tensor) -> torch.Tensor:
         """Runs a prompt ([1, length, hidden]) into a row's cache; returns its last hidden state [1, hidden]."""
-        hidden = self.backbone.prefill(embeddings, row=row)
-        self.lengths[row] = embeddings.shape[1]
-        return hidden[:, -1]
+        return self.prefill_rows([row], [embeddings[0]], starts=[0])
+
+    @torch.no_grad()
+    def prefill_rows(self, rows: list[int], prompts: list[torch.Tensor], *, starts: list[int]) -> torch.Tensor:
+        """Runs prompts ([length, hidden] each) into their rows' caches from positions `starts` (what comes
+        before is already there), all in one call; returns each row's last hidden state [n, hidden].
+
+        The prompts are right-padded to a common width (on CUDA rounded up to a multiple of PREFILL_BUCKET,
+        which bounds the shapes kernels are chosen for; on a CPU every padded position costs its full
+        compute, so none is added)."""
+        lengths = [prompt.shape[0] for prompt in prompts]
+        width = max(lengths)
+        if self.device.type == "cuda":
+            width = -(-width // PREFILL_BUCKET) * PREFILL_BUCKET
+        cache = self.backbone.keys
+        x = torch.zeros(len(prompts), width, prompts[0].shape[-1], dtype=cache.dtype, device=cache.device)
+        for index, prompt in enumerate(prompts):
+            x[index, : prompt.shape[0]] = prompt
+        hidden = self.backbone.prefill_rows(x, rows=rows, starts=starts, lengths=lengths)
+        for row, start, length in zip(rows, starts, lengths, strict=True):
+            self.lengths[row] = start + length
+        last = torch.tensor(lengths, device=hidden.device) - 1
+        return hidden[torch.arange(len(rows), device=hidden.device), last]
+
+    def read_prefix(self, row: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """A copy of the backbone cache of a row's first `length` positions (keys, values)."""
+        return self.backbone.read_prefix(row, length)
+
+    def write_prefix(self, row: int, prefix: tuple[torch.Tensor, torch.Tensor]) -> None:
+        """Puts a prefix (keys, values from `read_prefix`) at the start of a row's backbone cache."""
+        self.backbone.write_prefix(row, *prefix)
+
+    def copy_prefix(self, source: int, target: int, length: int) -> None:
+        """Copies the first `length` positions of one row's backbone cache into another row."""
+        cache = self.backbone
+        cache.write_prefix(target, cache.keys[:, source, :, :length], cache.values[:, source, :, :length])
 
     @torch.no_grad()
     def frame(self, hidden: torch.Tensor, *, temperature: torch.Tensor, topk: torch.Tensor) -> torch.Tensor:

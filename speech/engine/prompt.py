@@ -56,11 +56,25 @@ class PromptBuilder:
     def length(self, segments: list[Segment]) -> int:
         return len(self.token_ids(segments))
 
-    @torch.no_grad()
+    def splits_at_segments(self) -> bool:
+        """Whether the tokens of segments a + b are always those of a, then those of b: true of CSM's template,
+        where every turn starts with <bos> and ends with special tokens, which the tokenizer never merges
+        across. A prompt's voice context can then be a prefix computed once for every text that follows."""
+        audio = torch.zeros(self.num_codebooks, 2, dtype=torch.long)
+        probe = [Segment(0, "One turn.", audio), Segment(1, "Another turn."), Segment(0, "A third.")]
+        return all(
+            self.token_ids(probe) == self.token_ids(probe[:cut]) + self.token_ids(probe[cut:]) for cut in (1, 2)
+        )
+
     def embeddings(self, segments: list[Segment]) -> torch.Tensor:
         """-> [1, positions, hidden]: text embeddings, audio frames at <|AUDIO|>, an all-eos frame at <|audio_eos|>."""
+        return self.embed(self.token_ids(segments), segments)
+
+    @torch.no_grad()
+    def embed(self, token_ids: list[int], segments: list[Segment]) -> torch.Tensor:
+        """`embeddings` of segments whose tokens are already known."""
         device = self.embed_text.weight.device
-        ids = torch.tensor(self.token_ids(segments), device=device)
+        ids = torch.tensor(token_ids, device=device)
         embeds = self.embed_text(ids)
         codes = [segment.codes for segment in segments if segment.codes is not None]
         if codes:

@@ -25,6 +25,8 @@ import torch
 from .frames import FrameGenerator
 from .loading import LoadedModel
 from .mimi_stream import MimiStreamDecoder
+from .prefill import Prefiller, Prompt
+from .prefix_cache import PrefixCache
 from .prompt import DEFAULT_SPEAKER, PromptBuilder, Segment
 from .sampling import DEFAULT_TEMPERATURE, DEFAULT_TOPK
 from .text import split_sentences
@@ -176,6 +178,7 @@ class _Active:
     max_frames: int = 0
     slot: int = 0  # its rows in the streaming Mimi decoder (generator rows move; slots stay)
     previous: Segment | None = None
+    prompt: Prompt | None = None  # the current piece's, between planning and prefill
 
 
 class Engine:
@@ -189,10 +192,14 @@ class Engine:
         compile: bool = False,
         cuda_graphs: bool = True,
         max_request_ms: int | None = None,
+        prefix_cache_mb: int = 512,
+        max_prefill_rows: int | None = None,
     ) -> None:
         """`cuda_graphs`: on CUDA, replay each frame's depth decoder and backbone step as CUDA graphs.
         `max_request_ms`: the most audio one request may produce, all its pieces together (None: no cap);
-        a request that reaches it ends there, with the audio made so far."""
+        a request that reaches it ends there, with the audio made so far.
+        `prefix_cache_mb`: memory for voices' context KV on the model's device (0: no prefix cache).
+        `max_prefill_rows`: the most requests prefilled in one call (None: max_batch; 1: one at a time)."""
         self.loaded = loaded
         self.model = loaded.model
         self.max_batch = max_batch
@@ -206,6 +213,13 @@ class Engine:
         torch.set_num_threads(self.threads)
         self.generator = FrameGenerator(
             self.model, max_batch=max_batch, compile=compile, cuda_graphs=None if cuda_graphs else False
+        )
+        self.prefills = Prefiller(
+            self.generator,
+            self.prompts,
+            PrefixCache(prefix_cache_mb * 2**20),
+            model=f"{loaded.name} {loaded.dtype} {loaded.device}",
+            max_rows=max_prefill_rows or max_batch,
         )
         self.hidden = torch.zeros(max_batch, self.model.config.hidden_size, dtype=loaded.dtype, device=loaded.device)
         self.mimi = MimiStreamDecoder(self.model.codec_model, batch_size=max_batch)
@@ -269,13 +283,15 @@ class Engine:
                 self.free_slots = list(range(self.max_batch))
 
     def _admit(self, *, block: bool) -> None:
-        while len(self.active) < self.max_batch:
+        """Takes waiting requests while rows are free; those taken in one step start (prefill) together."""
+        starting: list[SpeechStream] = []
+        while len(self.active) + len(starting) < self.max_batch:
             try:
                 item = self._waiting.get(timeout=0.5) if block else self._waiting.get_nowait()
             except queue.Empty:
-                return
+                break
             if item is None:
-                return
+                break
             with self._lock:
                 self._waiting_count -= 1
             block = False
@@ -284,47 +300,64 @@ class Engine:
             elif item.cancelled.is_set():
                 item.finish()
             else:
-                self._start(item)
+                starting.append(item)
+        if starting:
+            self._start(starting)
 
     def _encode(self, pcm: np.ndarray) -> torch.Tensor:
         values = torch.as_tensor(pcm, dtype=self.loaded.dtype, device=self.loaded.device)[None, None]
         return self.model.codec_model.encode(values).audio_codes[0].cpu()
 
-    def _start(self, stream: SpeechStream) -> None:
-        active = _Active(stream=stream, pieces=[], slot=self.free_slots.pop(), previous=stream.request.previous)
-        self.active.append(active)  # from here on, any failure reaches this stream too
-        active.pieces = split_sentences(stream.request.text) or [stream.request.text]
-        self.mimi.reset_rows([active.slot])
-        self._prefill_or_fail(len(self.active) - 1)
+    def _start(self, streams: list[SpeechStream]) -> None:
+        first = len(self.active)
+        for stream in streams:
+            slot = self.free_slots.pop()
+            self.active.append(_Active(stream=stream, pieces=[], slot=slot, previous=stream.request.previous))
+        # from here on, any failure reaches these streams too
+        for active in self.active[first:]:
+            request = active.stream.request
+            active.pieces = split_sentences(request.text) or [request.text]
+        self.mimi.reset_rows([active.slot for active in self.active[first:]])
+        self._prefill(list(range(first, len(self.active))))
 
-    def _prefill_or_fail(self, row: int) -> None:
-        """Starts a row's current piece; a request whose prompt cannot run fails alone."""
-        try:
-            self._prefill(row)
-        except EngineFailure as error:
-            stream = self.active[row].stream
-            self._remove(row)
-            stream.fail(error)
+    def _prefill(self, rows: list[int]) -> None:
+        """Starts the current piece of these rows (the rows just admitted, or one row's next piece) in one
+        batched prefill; a request whose prompt cannot run fails alone."""
+        planned: list[int] = []
+        for row in reversed(rows):
+            active = self.active[row]
+            try:
+                active.prompt = self._plan(active)
+            except EngineFailure as error:
+                self._remove(row)
+                active.stream.fail(error)
+                planned = [row if other == len(self.active) else other for other in planned]  # the last moved
+                continue
+            planned.append(row)
+        if not planned:
+            return
+        prompts = [self.active[row].prompt for row in planned]
+        for row in planned:
+            self.active[row].prompt = None
+        self.hidden[planned] = self.prefills.run(planned, prompts)
 
-    def _prefill(self, row: int) -> None:
-        """Starts the current piece of a row: its prompt is the voice context, the previous piece, the text."""
-        active = self.active[row]
+    def _plan(self, active: _Active) -> Prompt:
+        """The prompt of a row's current piece: the voice context, the previous piece, the text."""
         request = active.stream.request
         text = active.pieces[active.piece]
         target = Segment(request.speaker, text)
         cap_ms = request.max_audio_length_ms or default_max_ms(text)
-        segments = [*request.context, *([active.previous] if active.previous else []), target]
-        room = self.generator.max_positions - self.prompts.length(segments)
+        prompt = self.prefills.prompt(request.context, [*([active.previous] if active.previous else []), target])
+        room = self.generator.max_positions - prompt.length
         wanted = max(1, cap_ms // FRAME_MS)
         if room < wanted and active.previous is not None:
-            segments = [*request.context, target]  # drop the previous piece before cutting the audio short
-            room = self.generator.max_positions - self.prompts.length(segments)
+            prompt = self.prefills.prompt(request.context, [target])  # drop the previous piece, not the audio
+            room = self.generator.max_positions - prompt.length
         if room < 1:
             raise ContextOverflow(overflow_message(request.context, self.generator.max_positions))
         active.max_frames = min(wanted, room, self._frames_left(active))
         active.piece_codes = []
-        embeddings = self.prompts.embeddings(segments).to(self.loaded.dtype)
-        self.hidden[row] = self.generator.prefill(row, embeddings)[0]
+        return prompt
 
     def _step(self) -> None:
         rows = len(self.active)
@@ -383,7 +416,7 @@ class Engine:
         active.previous = Segment(stream.request.speaker, text, piece_codes) if piece_codes is not None else None
         active.piece += 1
         if active.piece < len(active.pieces) and self._frames_left(active) > 0:
-            self._prefill_or_fail(row)
+            self._prefill([row])
             return
         if active.piece < len(active.pieces):
             unspoken = len(active.pieces) - active.piece
