@@ -121,9 +121,7 @@ class StaticDecoder:
             x = self._layer(layer, x, rotary, attend)
         return self._rms_norm(x, self.norm)
 
-    def prefill_rows(
-        self, x: torch.Tensor, *, rows: list[int], starts: list[int], lengths: list[int]
-    ) -> torch.Tensor:
+    def prefill_rows(self, x: torch.Tensor, *, rows: list[int], starts: list[int], lengths: list[int]) -> torch.Tensor:
         """Prompts of several rows in one call: row rows[i] takes x[i, :lengths[i]] at positions starts[i]..,
         attending to its own cache before starts[i] (a prefix already there) and causally within the block.
         x ([n, width, hidden]) is right-padded; padded positions are masked out of every real position's

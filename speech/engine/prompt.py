@@ -62,9 +62,7 @@ class PromptBuilder:
         across. A prompt's voice context can then be a prefix computed once for every text that follows."""
         audio = torch.zeros(self.num_codebooks, 2, dtype=torch.long)
         probe = [Segment(0, "One turn.", audio), Segment(1, "Another turn."), Segment(0, "A third.")]
-        return all(
-            self.token_ids(probe) == self.token_ids(probe[:cut]) + self.token_ids(probe[cut:]) for cut in (1, 2)
-        )
+        return all(self.token_ids(probe) == self.token_ids(probe[:cut]) + self.token_ids(probe[cut:]) for cut in (1, 2))
 
     def embeddings(self, segments: list[Segment]) -> torch.Tensor:
         """-> [1, positions, hidden]: text embeddings, audio frames at <|AUDIO|>, an all-eos frame at <|audio_eos|>."""
