@@ -17,10 +17,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import json
 import os
 import platform
 import resource
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -163,16 +165,43 @@ class Reference:
         return batch * frames / elapsed, frames * FRAME_MS / 1000 / elapsed
 
 
-async def _time_to_first_audio(engine: Engine, voice: Segment) -> float:
-    request = SpeechRequest(text=TEXT, context=[voice], max_audio_length_ms=10 * FRAME_MS)
+async def _first_audio(engine: Engine, voice: Segment, count: int) -> float:
+    """ms from submitting `count` requests at once (a saved voice, so its codes are ready) until every one of
+    them has its first chunk of audio; then they are cancelled."""
+    requests = [SpeechRequest(text=TEXT, context=[voice], max_audio_length_ms=10 * FRAME_MS) for _ in range(count)]
     start = time.perf_counter()
-    stream = engine.speak(request)
-    await stream.__anext__()
+    streams = [engine.speak(request) for request in requests]
+    await asyncio.gather(*(stream.__anext__() for stream in streams))
     elapsed = time.perf_counter() - start
-    await stream.aclose()
-    while engine.active:
+    for stream in streams:
+        await stream.aclose()
+    while engine.busy:
         await asyncio.sleep(0.001)
     return elapsed * 1000
+
+
+def _first_audio_both_ways(loaded: LoadedModel, voice: Segment, counts: list[int]) -> tuple[dict, dict]:
+    """Median of 3 of `_first_audio` for each count, on the engine as it serves (prefix cache, batched
+    prefill) and on one as it was before both (no cache, one request prefilled at a time). The two take
+    turns, so that a change in the machine's load between them cannot favour either."""
+    most = max(counts)
+    engines = [
+        Engine(loaded, max_batch=most, max_queue=most),
+        Engine(loaded, max_batch=most, max_queue=most, prefix_cache_mb=0, max_prefill_rows=1),
+    ]
+    try:
+        for engine in engines:  # warm-up; with the prefix cache, it caches the voice
+            asyncio.run(_first_audio(engine, voice, 1))
+        times: list[dict[int, list[float]]] = [{count: [] for count in counts} for _ in engines]
+        for count in counts:
+            for _ in range(3):
+                for engine, measured in zip(engines, times, strict=True):
+                    measured[count].append(asyncio.run(_first_audio(engine, voice, count)))
+    finally:
+        for engine in engines:
+            engine.close()
+    cached, uncached = ({count: statistics.median(ms) for count, ms in measured.items()} for measured in times)
+    return cached, uncached
 
 
 async def _aggregate_fps(engine: Engine, voice: Segment, concurrency: int, frames: int) -> tuple[float, float]:
@@ -184,14 +213,18 @@ async def _aggregate_fps(engine: Engine, voice: Segment, concurrency: int, frame
     await asyncio.gather(*(stream.read_all() for stream in streams))
     elapsed = time.perf_counter() - start
     total = sum(stream.frames for stream in streams)
-    return total / elapsed, frames * FRAME_MS / 1000 / elapsed  # aggregate fps, each stream's x real time
+    return total / elapsed, frames * FRAME_MS / 1000 / elapsed  # aggregate fps, each stream x real time
 
 
-def _peak_memory(device: torch.device) -> str:
+def _peak_memory_gib(device: torch.device) -> float:
     """The GPU's peak allocation since the last reset, or the process's peak RSS so far on a CPU."""
     if device.type == "cuda":
-        return f"{torch.cuda.max_memory_allocated() / 2**30:.2f} GiB (GPU)"
-    return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB (process RSS so far)"
+        return torch.cuda.max_memory_allocated() / 2**30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def _memory(gib: float, device: torch.device) -> str:
+    return f"{gib:.2f} GiB ({'GPU' if device.type == 'cuda' else 'process RSS so far'})"
 
 
 def _reset_peak_memory(device: torch.device) -> None:
@@ -223,61 +256,101 @@ def _load(name: str, device: str, dtype: str) -> LoadedModel:
     return LoadedModel(name=name, model=model, processor=processor, device=torch_device, dtype=torch_dtype)
 
 
-Row = tuple[str, str, str, str]  # measurement, ours, transformers generate(), ours vs generate()
+Row = tuple[str, str, str, str]  # measurement, then two sides and how they compare
+ROWS = ("frame", "ttfa", "burst", "concurrency")
 
 
 def _ours(args: argparse.Namespace, loaded: LoadedModel, voice: Segment) -> dict[str, object]:
     device = loaded.device
     _reset_peak_memory(device)
-    ours_ms_per_frame(loaded, voice, 3)  # warm-up: the first frames of a process pay one-time costs
-    results: dict[str, object] = {"ms": ours_ms_per_frame(loaded, voice, args.frames)}
-    if device.type == "cuda":
-        results["ms eager"] = ours_ms_per_frame(loaded, voice, args.frames, cuda_graphs=False)
-    if args.check:
-        results["agreement"] = graphs_agreement(loaded, voice, args.frames)
-    if args.compile:
-        start = time.perf_counter()  # the generator compiles its frame when it is built
-        results["ms compiled"] = ours_ms_per_frame(loaded, voice, args.frames, compile=True)
-        results["compile s"] = time.perf_counter() - start
-    most = max(args.concurrency)
-    engine = Engine(loaded, max_batch=most, max_queue=most)
-    try:
-        asyncio.run(_aggregate_fps(engine, voice, 1, 3))  # warm-up
-        results["ttfa"] = statistics.median(asyncio.run(_time_to_first_audio(engine, voice)) for _ in range(3))
-        for concurrency in args.concurrency:
-            results[concurrency] = asyncio.run(_aggregate_fps(engine, voice, concurrency, args.frames))
-    finally:
-        engine.close()
-    results["memory"] = _peak_memory(device)
+    results: dict[str, object] = {}
+    if "frame" in args.rows:
+        ours_ms_per_frame(loaded, voice, 3)  # warm-up: the first frames of a process pay one-time costs
+        results["ms"] = ours_ms_per_frame(loaded, voice, args.frames)
+        if device.type == "cuda":
+            results["ms eager"] = ours_ms_per_frame(loaded, voice, args.frames, cuda_graphs=False)
+        if args.check:
+            results["agreement"] = graphs_agreement(loaded, voice, args.frames)
+        if args.compile:
+            start = time.perf_counter()  # the generator compiles its frame when it is built
+            results["ms compiled"] = ours_ms_per_frame(loaded, voice, args.frames, compile=True)
+            results["compile s"] = time.perf_counter() - start
+    if "ttfa" in args.rows:
+        cached, uncached = _first_audio_both_ways(loaded, voice, [1])
+        results["ttfa"], results["ttfa uncached"] = cached[1], uncached[1]
+    if "burst" in args.rows:
+        results["burst"], results["burst uncached"] = _first_audio_both_ways(loaded, voice, args.burst)
+    if "concurrency" in args.rows:
+        most = max(args.concurrency)
+        engine = Engine(loaded, max_batch=most, max_queue=most)
+        try:
+            asyncio.run(_aggregate_fps(engine, voice, 1, 3))  # warm-up
+            results["fps"] = {n: asyncio.run(_aggregate_fps(engine, voice, n, args.frames)) for n in args.concurrency}
+        finally:
+            engine.close()
+    results["memory"] = _peak_memory_gib(device)
     return results
 
 
 def _reference(args: argparse.Namespace, loaded: LoadedModel) -> dict[str, object]:
     _reset_peak_memory(loaded.device)
     reference = Reference(loaded, 10.0)
-    results: dict[str, object] = {"ms": reference.ms_per_frame(args.frames)}
-    results["ttfa"] = statistics.median(reference.time_to_first_audio() for _ in range(3))
-    for concurrency in args.concurrency:
-        results[concurrency] = reference.aggregate_fps(concurrency, args.frames)
-    results["memory"] = _peak_memory(loaded.device)
+    results: dict[str, object] = {}
+    if "frame" in args.rows:
+        results["ms"] = reference.ms_per_frame(args.frames)
+    if "ttfa" in args.rows:
+        results["ttfa"] = statistics.median(reference.time_to_first_audio() for _ in range(3))
+    if "concurrency" in args.rows:
+        results["fps"] = {n: reference.aggregate_fps(n, args.frames) for n in args.concurrency}
+    results["memory"] = _peak_memory_gib(loaded.device)
     return results
 
 
-def run(args: argparse.Namespace) -> str:
+def measure(args: argparse.Namespace) -> tuple[LoadedModel, dict[str, object], dict[str, object]]:
+    """Runs the chosen rows: (the model, ours, transformers generate())."""
     torch.set_num_threads(worker_threads())  # what the engine uses, for every measurement on both sides
     loaded = _load(args.model, args.device, args.dtype)
     voice = _voice(loaded.model, 10.0)
     with torch.inference_mode():  # as the engine's worker runs
         ours = _ours(args, loaded, voice)
-        theirs = _reference(args, loaded)
-    rows: list[Row] = [
-        (
-            "ms per frame, batch 1",
-            _rtf(ours["ms"]),
-            _rtf(theirs["ms"]),
-            _ratio(theirs["ms"] / ours["ms"], "faster", "slower"),
+        theirs = _reference(args, loaded) if {"frame", "ttfa", "concurrency"} & set(args.rows) else {}
+    return loaded, ours, theirs
+
+
+def figures(loaded: LoadedModel, ours: dict[str, object], theirs: dict[str, object]) -> dict[str, object]:
+    """Every figure as one JSON object (a row not run: null, or an empty object), to compare commits."""
+
+    def rounded(results: dict[str, object], key: str) -> float | None:
+        return round(results[key], 3) if key in results else None
+
+    def by_count(key: str) -> dict[str, float]:
+        return {str(count): round(ms, 2) for count, ms in ours.get(key, {}).items()}
+
+    return {
+        "ms_per_frame": rounded(ours, "ms"),
+        "generate_ms_per_frame": rounded(theirs, "ms"),
+        "ttfa_ms": rounded(ours, "ttfa"),
+        "ttfa_uncached_ms": rounded(ours, "ttfa uncached"),
+        "burst_first_audio_ms": by_count("burst"),
+        "burst_first_audio_uncached_ms": by_count("burst uncached"),
+        "frames_per_s": {str(n): round(fps, 1) for n, (fps, _) in ours.get("fps", {}).items()},
+        "peak_memory_gib": round(ours["memory"], 3),
+        "machine": _machine(loaded.device),
+        "commit": _commit(),
+    }
+
+
+def _generate_rows(loaded: LoadedModel, ours: dict[str, object], theirs: dict[str, object]) -> list[Row]:
+    rows: list[Row] = []
+    if "ms" in ours:
+        rows.append(
+            (
+                "ms per frame, batch 1",
+                _rtf(ours["ms"]),
+                _rtf(theirs["ms"]),
+                _ratio(theirs["ms"] / ours["ms"], "faster", "slower"),
+            )
         )
-    ]
     if "ms eager" in ours:
         rows.append(
             (
@@ -302,16 +375,17 @@ def run(args: argparse.Namespace) -> str:
         else:
             check = "greedy codes of bucketed steps (the CUDA-graph path, eager) equal to direct steps"
         rows.append((check, f"{ours['agreement']:.1%}", "", ""))
-    rows.append(
-        (
-            "time to first audio, 10 s voice (median of 3)",
-            f"{ours['ttfa']:.0f} ms",
-            f"{theirs['ttfa']:.0f} ms (one-frame generate() + decode)",
-            _ratio(theirs["ttfa"] / ours["ttfa"], "sooner", "later"),
+    if "ttfa" in ours:
+        rows.append(
+            (
+                "time to first audio, saved 10 s voice (median of 3)",
+                f"{ours['ttfa']:.0f} ms",
+                f"{theirs['ttfa']:.0f} ms (one-frame generate() + decode)",
+                _ratio(theirs["ttfa"] / ours["ttfa"], "sooner", "later"),
+            )
         )
-    )
-    for concurrency in args.concurrency:
-        mine, other = ours[concurrency], theirs[concurrency]
+    for concurrency, mine in ours.get("fps", {}).items():
+        other = theirs["fps"][concurrency]
         rows.append(
             (
                 f"{concurrency} concurrent: frames/s (each stream x real time)",
@@ -320,8 +394,47 @@ def run(args: argparse.Namespace) -> str:
                 _ratio(mine[0] / other[0], "more", "fewer"),
             )
         )
-    rows.append(("peak memory", str(ours["memory"]), str(theirs["memory"]), ""))
-    return _report(args, loaded, rows)
+    rows.append(("peak memory", _memory(ours["memory"], loaded.device), _memory(theirs["memory"], loaded.device), ""))
+    return rows if theirs else []
+
+
+def _prefill_rows(ours: dict[str, object]) -> list[Row]:
+    rows: list[Row] = []
+    if "ttfa" in ours:
+        rows.append(
+            (
+                "time to first audio, saved 10 s voice (median of 3)",
+                f"{ours['ttfa']:.0f} ms",
+                f"{ours['ttfa uncached']:.0f} ms",
+                _ratio(ours["ttfa uncached"] / ours["ttfa"], "sooner", "later"),
+            )
+        )
+    for count, ms in ours.get("burst", {}).items():
+        before = ours["burst uncached"][count]
+        rows.append(
+            (
+                f"{count} arriving together: all have first audio (median of 3)",
+                f"{ms:.0f} ms",
+                f"{before:.0f} ms",
+                _ratio(before / ms, "sooner", "later"),
+            )
+        )
+    return rows
+
+
+def _commit() -> str:
+    """The checkout's commit (`-dirty` when it has changes), or why it is unknown."""
+    try:
+        result = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=10"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            cwd=Path(__file__).resolve().parent,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (no git)"
+    return result.stdout.strip() or "unknown (not a git checkout)"
 
 
 def _machine(device: torch.device) -> str:
@@ -339,20 +452,30 @@ def _machine(device: torch.device) -> str:
     return f"{cpu}, {len(os.sched_getaffinity(0))} cores, {threads} intra-op thread{'s' * (threads != 1)}"
 
 
-def _report(args: argparse.Namespace, loaded: LoadedModel, rows: list[Row]) -> str:
+def _report(args: argparse.Namespace, loaded: LoadedModel, ours: dict[str, object], theirs: dict[str, object]) -> str:
     lines = [
         f"### {args.model} on {loaded.device.type} ({str(loaded.dtype).removeprefix('torch.')}), "
         f"{datetime.date.today().isoformat()}",
         "",
         f"- command: `python -m speech.engine.bench {' '.join(sys.argv[1:])}`".rstrip(),
         f"- machine: {_machine(loaded.device)}; torch {torch.__version__}; python {platform.python_version()}",
-        f"- {args.frames} timed frames per measurement",
-        "",
-        "| measurement | ours | transformers generate() | ours vs generate() |",
-        "|---|---|---|---|",
-        *(f"| {' | '.join(row)} |" for row in rows),
+        f"- commit: {_commit()}; {args.frames} timed frames per measurement",
         "",
     ]
+    if rows := _generate_rows(loaded, ours, theirs):
+        lines += [
+            "| measurement | ours | transformers generate() | ours vs generate() |",
+            "|---|---|---|---|",
+            *(f"| {' | '.join(row)} |" for row in rows),
+            "",
+        ]
+    if rows := _prefill_rows(ours):
+        lines += [
+            "| measurement | prefix cache, batched prefill | no cache, one prefill at a time | ratio |",
+            "|---|---|---|---|",
+            *(f"| {' | '.join(row)} |" for row in rows),
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -364,7 +487,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument(
         "--concurrency",
-        type=lambda value: [int(part) for part in value.split(",")],
+        type=_counts,
         default=[1, 4, 16, 32],
         help="comma-separated numbers of concurrent requests (default 1,4,16,32)",
     )
@@ -372,13 +495,41 @@ def main() -> None:
     parser.add_argument(
         "--check", action="store_true", help="also compare the greedy codes of the CUDA-graph path with direct steps"
     )
+    parser.add_argument(
+        "--burst",
+        type=_counts,
+        default=[1, 8, 32],
+        help="comma-separated numbers of requests arriving together (default 1,8,32)",
+    )
+    parser.add_argument(
+        "--rows",
+        type=_rows,
+        default=list(ROWS),
+        help=f"comma-separated measurements to run (default all: {','.join(ROWS)})",
+    )
+    parser.add_argument("--json", action="store_true", help="print every figure as one JSON object instead")
     parser.add_argument("--append", type=Path, help="append the table to this markdown file")
     args = parser.parse_args()
-    report = run(args)
-    print(report)
+    loaded, ours, theirs = measure(args)
+    report = _report(args, loaded, ours, theirs)
+    if args.json:
+        print(json.dumps(figures(loaded, ours, theirs)))
+    else:
+        print(report)
     if args.append:
         with args.append.open("a") as handle:
             handle.write("\n" + report)
+
+
+def _counts(value: str) -> list[int]:
+    return [int(part) for part in value.split(",")]
+
+
+def _rows(value: str) -> list[str]:
+    rows = value.split(",")
+    if unknown := set(rows) - set(ROWS):
+        raise argparse.ArgumentTypeError(f"unknown rows {sorted(unknown)}; choose from {','.join(ROWS)}")
+    return rows
 
 
 if __name__ == "__main__":
