@@ -158,6 +158,7 @@ CSM_MAX_BATCH = env_int("CSM_MAX_BATCH", 8)
 CSM_STREAM_CHUNK_FRAMES = env_int("CSM_STREAM_CHUNK_FRAMES", 1)
 CSM_COMPILE = env_bool("CSM_COMPILE", False)
 CSM_CUDA_GRAPHS = env_bool("CSM_CUDA_GRAPHS", True)  # replay each frame's steps as CUDA graphs (CUDA only)
+CSM_PREFIX_CACHE_MB = env_int("CSM_PREFIX_CACHE_MB", 512)  # voices' context KV kept on the model's device; 0: off
 CSM_CLIP_RETENTION_DAYS = env_int("CSM_CLIP_RETENTION_DAYS", 7)
 CSM_SESSION_TTL_SECONDS = env_int("CSM_SESSION_TTL_SECONDS", 3600)
 # What one request may hold: its audio (all pieces or segments together), a session's text waiting to be

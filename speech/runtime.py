@@ -42,6 +42,7 @@ def _load() -> None:
             compile=settings.CSM_COMPILE,
             cuda_graphs=settings.CSM_CUDA_GRAPHS,
             max_request_ms=settings.CSM_MAX_AUDIO_SECONDS * 1000,
+            prefix_cache_mb=settings.CSM_PREFIX_CACHE_MB,
         )
     except ModelLoadError as error:
         logger.error("Model not loaded: %s", error)

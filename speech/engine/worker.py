@@ -336,6 +336,7 @@ class Engine:
             planned.append(row)
         if not planned:
             return
+        planned.sort()  # ascending rows: the batched prefill then reads their caches as one slice
         prompts = [self.active[row].prompt for row in planned]
         for row in planned:
             self.active[row].prompt = None
