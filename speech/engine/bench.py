@@ -309,10 +309,11 @@ def _reference(args: argparse.Namespace, loaded: LoadedModel) -> dict[str, objec
 def measure(args: argparse.Namespace) -> tuple[LoadedModel, dict[str, object], dict[str, object]]:
     """Runs the chosen rows: (the model, ours, transformers generate())."""
     torch.set_num_threads(worker_threads())  # what the engine uses, for every measurement on both sides
+    commit = _commit()  # the code measured: read before a run that may take minutes
     loaded = _load(args.model, args.device, args.dtype)
     voice = _voice(loaded.model, 10.0)
     with torch.inference_mode():  # as the engine's worker runs
-        ours = _ours(args, loaded, voice)
+        ours = _ours(args, loaded, voice) | {"commit": commit}
         theirs = _reference(args, loaded) if {"frame", "ttfa", "concurrency"} & set(args.rows) else {}
     return loaded, ours, theirs
 
@@ -336,7 +337,7 @@ def figures(loaded: LoadedModel, ours: dict[str, object], theirs: dict[str, obje
         "frames_per_s": {str(n): round(fps, 1) for n, (fps, _) in ours.get("fps", {}).items()},
         "peak_memory_gib": round(ours["memory"], 3),
         "machine": _machine(loaded.device),
-        "commit": _commit(),
+        "commit": ours["commit"],
     }
 
 
@@ -459,7 +460,7 @@ def _report(args: argparse.Namespace, loaded: LoadedModel, ours: dict[str, objec
         "",
         f"- command: `python -m speech.engine.bench {' '.join(sys.argv[1:])}`".rstrip(),
         f"- machine: {_machine(loaded.device)}; torch {torch.__version__}; python {platform.python_version()}",
-        f"- commit: {_commit()}; {args.frames} timed frames per measurement",
+        f"- commit: {ours['commit']}; {args.frames} timed frames per measurement",
         "",
     ]
     if rows := _generate_rows(loaded, ours, theirs):
