@@ -4,12 +4,15 @@
     python -m speech.engine.bench --model full-size --frames 4 --concurrency 1,4
     python -m speech.engine.bench --compile --append docs/benchmarks.md
     python -m speech.engine.bench --model full-size --check     # on a GPU: CUDA graphs checked, then timed
+    python -m speech.engine.bench --model full-size --rows ttfa --json   # a CPU: first audio only, as JSON
 
 Reports, for ours and generate() side by side: ms per frame and real-time factor at batch 1 (on CUDA
 also ours without CUDA graphs; with --compile also CSM_COMPILE), time to first audio for a 10 s voice,
 aggregate frames per second at several concurrencies (ours: the engine's continuous batching, streaming
 Mimi decoding included; generate(): one batched call) and peak memory. On CUDA, generate() runs with
-its documented static cache + torch.compile recipe.
+its documented static cache + torch.compile recipe. A second table sets the engine as it serves (prefix
+cache, batched prefill) beside the same engine without either: time to first audio for a saved voice,
+and until every one of N requests arriving together has its first audio.
 """
 
 from __future__ import annotations
