@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import queue
+import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ class SpeechRequest:
     temperature: float = DEFAULT_TEMPERATURE
     topk: int = DEFAULT_TOPK
     max_audio_length_ms: int | None = None
+    seed: int | None = None  # 0..SEED_MAX: the same seed, prompt and settings speak the same codes; None: random
 
 
 def worker_threads() -> int:
@@ -176,6 +178,8 @@ class _Active:
     max_frames: int = 0
     slot: int = 0  # its rows in the streaming Mimi decoder (generator rows move; slots stay)
     previous: Segment | None = None
+    seed: int = 0  # the request's seed, or one drawn at admission
+    frame: int = 0  # frames sampled so far, all pieces together: the sampling noise's counter
 
 
 class Engine:
@@ -291,7 +295,9 @@ class Engine:
         return self.model.codec_model.encode(values).audio_codes[0].cpu()
 
     def _start(self, stream: SpeechStream) -> None:
-        active = _Active(stream=stream, pieces=[], slot=self.free_slots.pop(), previous=stream.request.previous)
+        request = stream.request
+        seed = request.seed if request.seed is not None else random.getrandbits(32)
+        active = _Active(stream=stream, pieces=[], slot=self.free_slots.pop(), previous=request.previous, seed=seed)
         self.active.append(active)  # from here on, any failure reaches this stream too
         active.pieces = split_sentences(stream.request.text) or [stream.request.text]
         self.mimi.reset_rows([active.slot])
@@ -330,9 +336,15 @@ class Engine:
         rows = len(self.active)
         requests = [active.stream.request for active in self.active]
         device = self.loaded.device
-        temperature = torch.tensor([r.temperature for r in requests], device=device)
-        topk = torch.tensor([r.topk for r in requests], device=device)
-        codes = self.generator.frame(self.hidden[:rows], temperature=temperature, topk=topk)
+        sampling = {
+            "temperature": torch.tensor([r.temperature for r in requests], device=device),
+            "topk": torch.tensor([r.topk for r in requests], device=device),
+            "seed": torch.tensor([active.seed for active in self.active], device=device),
+            "frame_index": torch.tensor([active.frame for active in self.active], device=device),
+        }
+        codes = self.generator.frame(self.hidden[:rows], **sampling)
+        for active in self.active:
+            active.frame += 1
         self.hidden[:rows] = self.generator.advance(codes)
         codes = codes.cpu()  # the frame's one wait for the device
         ends = self.generator.is_end(codes).tolist()
