@@ -61,9 +61,7 @@ class Sampler:
     rows' seeds and frame.
     """
 
-    def __init__(
-        self, *, temperature: torch.Tensor, topk: torch.Tensor, noise: torch.Tensor, decodable: int
-    ) -> None:
+    def __init__(self, *, temperature: torch.Tensor, topk: torch.Tensor, noise: torch.Tensor, decodable: int) -> None:
         self.decodable = decodable
         self.keep = torch.where(temperature <= 0, 1, topk)[:, None]  # how many of the best ids stay
         self.ranks = torch.arange(decodable, device=temperature.device)[None]

@@ -89,7 +89,9 @@ def _noise(rows: int, vocab: int, *, seed: int = 0, frame: int = 0) -> torch.Ten
 def test_sampling_never_returns_undecodable_ids():
     logits = torch.full((4, 10), -5.0)
     logits[:, 8:] = 50.0  # the codec cannot decode ids 8 and 9, and they are the model's favourites
-    sample = Sampler(temperature=torch.full((4,), 1.0), topk=torch.tensor([1, 3, 8, 50]), noise=_noise(4, 8), decodable=8)
+    sample = Sampler(
+        temperature=torch.full((4,), 1.0), topk=torch.tensor([1, 3, 8, 50]), noise=_noise(4, 8), decodable=8
+    )
     assert (sample(logits, 0) < 8).all()
 
 
