@@ -86,6 +86,7 @@ class FrameGenerator:
         except Exception as error:  # noqa: BLE001 - any failure of the fast steps leaves the direct ones serving
             logger.exception("The %s steps failed to start", path)
             mismatch = f"starting them failed: {type(error).__name__}: {error}"[:500]
+        self.lengths[0] = 0  # row 0 held the check's prompt
         if mismatch is None:
             self.path = path
             return
@@ -123,15 +124,15 @@ class FrameGenerator:
         direct = self.codes_for(hidden, **sampling)
         fast = self.frame(hidden, **sampling)
         if not torch.equal(fast, direct):
-            return f"their greedy codes differ from the direct steps' ({fast.tolist()} != {direct.tolist()})"
+            differ = (fast != direct).sum().item()
+            return f"{differ} of the {self.num_codebooks} greedy codes of their frame differ from the direct steps'"
         if self.backbone_graphs is not None:
             position = torch.tensor(self.lengths[:1], device=self.device)
             span = self.lengths[0] + 1
             direct_next = self.codes_for(self.backbone_step(span, codes=direct, positions=position), **sampling)
             fast_next = self.codes_for(self.advance(direct), **sampling)
             if not torch.equal(fast_next, direct_next):
-                return "their backbone step led to other greedy codes than the direct backbone step"
-        self.lengths[0] = 0
+                return "their backbone step leads to other greedy codes than the direct backbone step"
         return None
 
     @staticmethod
