@@ -85,8 +85,8 @@ def seed_field(**kwargs) -> serializers.IntegerField:
         min_value=0,
         max_value=SEED_MAX,
         help_text=(
-            f"0-{SEED_MAX}: the same seed, voice, text and parameters speak the same audio (on a CPU server, bit for "
-            "bit, whatever else it serves at the time). Left out: random."
+            f"0-{SEED_MAX}: the same seed, voice, text and parameters speak the same audio, alone or beside other "
+            "requests, across restarts. Left out: random."
         ),
         **kwargs,
     )

@@ -13,10 +13,7 @@ and each frame's samples are final as soon as the frame is decoded (Mimi's decod
 
 Batch rows are independent slots, each with its own stream position: `decode(codes, rows=...)` advances only
 some of them (the engine decodes, in one batch, the rows that produced a frame), and `reset_rows` restarts some
-(a new request taking a slot) while the others go on. On a CPU each row is decoded alone, one after the other:
-oneDNN's convolutions and MKL's matrix products round a row's results differently with the number of rows
-beside it, and one row at a time makes a row's audio bitwise the same whichever rows are due with it (what
-makes a seeded request speak the same PCM alone or among others).
+(a new request taking a slot) while the others go on.
 """
 
 from __future__ import annotations
@@ -170,9 +167,6 @@ class MimiStreamDecoder:
         expected = self.batch_size if self._rows is None else self._rows.shape[0]
         if codes.ndim != 3 or codes.shape[0] != expected or codes.shape[-1] < 1:
             raise ValueError(f"expected codes [{expected}, num_codebooks, n_frames >= 1], got {tuple(codes.shape)}")
-        if self._device.type == "cpu" and expected > 1:  # one row at a time (see the module's docstring)
-            slots = range(self.batch_size) if self._rows is None else self._rows.tolist()
-            return torch.cat([self.decode(codes[i : i + 1], rows=[slot]) for i, slot in enumerate(slots)])
         hidden = self.codec.quantizer.decode(codes.to(self._device))
         if self._upsample is not None:
             hidden = self._transposed_conv(self._upsample, hidden)

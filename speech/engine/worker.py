@@ -373,9 +373,14 @@ class Engine:
         return end or len(active.piece_codes) >= active.max_frames
 
     def _emit(self, due: list[_Active]) -> None:
-        """Decodes the pending frames of these requests in one batched Mimi call per chunk length."""
-        for frames in sorted({len(active.pending) for active in due}):
-            group = [active for active in due if len(active.pending) == frames]
+        """Decodes the pending frames of these requests in one batched Mimi call per chunk length; a seeded
+        request's alone (a batch of one), since float rounding in a batched decode depends on the rows beside
+        it, and the same seed must speak the same PCM whoever else is served."""
+        groups = [[active] for active in due if active.stream.request.seed is not None]
+        shared = [active for active in due if active.stream.request.seed is None]
+        for frames in sorted({len(active.pending) for active in shared}):
+            groups.append([active for active in shared if len(active.pending) == frames])
+        for group in groups:
             codes = torch.stack([torch.stack(active.pending, dim=1) for active in group]).to(self.loaded.device)
             pcm = self.mimi.decode(codes, rows=[active.slot for active in group]).float().cpu().numpy()
             for active, audio in zip(group, pcm, strict=True):
