@@ -115,3 +115,16 @@ def test_the_seed_is_stored_with_the_clip_and_the_session(api, sample_path):
     with sample_path.open("rb") as sample:
         response = api.post("/v1/streaming-session", data={"seed": "99"}, files={"audio_file": sample})
     assert StreamingSession.objects.get(pk=response.json()["session_id"]).seed == 99
+
+
+def test_the_schema_documents_seed_on_the_three_endpoints(api):
+    schema = api.get("/openapi.json").json()
+    for path, content_type in [
+        ("/v1/audio/speech", "application/json"),
+        ("/v1/voice-clone", "multipart/form-data"),
+        ("/v1/streaming-session", "multipart/form-data"),
+    ]:
+        reference = schema["paths"][path]["post"]["requestBody"]["content"][content_type]["schema"]["$ref"]
+        seed = schema["components"]["schemas"][reference.rsplit("/", 1)[1]]["properties"]["seed"]
+        assert (seed["type"], seed["minimum"], seed["maximum"], seed["nullable"]) == ("integer", 0, 2**32 - 1, True)
+        assert "same audio" in seed["description"]
