@@ -139,7 +139,12 @@ class FrameGenerator:
     def greedy_sampling(rows: int, *, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
         """The sampling inputs of `frame` for `rows` greedy rows."""
         ones = torch.ones(rows, dtype=torch.long, device=device)
-        return {"temperature": ones.float(), "topk": ones, "seed": ones * 0, "frame_index": ones * 0}
+        return {
+            "temperature": ones.float(),
+            "topk": ones,
+            "seed": torch.zeros_like(ones),
+            "frame_index": torch.zeros_like(ones),
+        }
 
     @torch.no_grad()
     def prefill(self, row: int, embeddings: torch.Tensor) -> torch.Tensor:

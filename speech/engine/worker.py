@@ -178,8 +178,12 @@ class _Active:
     max_frames: int = 0
     slot: int = 0  # its rows in the streaming Mimi decoder (generator rows move; slots stay)
     previous: Segment | None = None
-    seed: int = 0  # the request's seed, or one drawn at admission
+    seed: int = field(default_factory=lambda: random.getrandbits(32))  # drawn at admission unless the request has one
     frame: int = 0  # frames sampled so far, all pieces together: the sampling noise's counter
+
+    def __post_init__(self) -> None:
+        if self.stream.request.seed is not None:
+            self.seed = self.stream.request.seed
 
 
 class Engine:
@@ -295,9 +299,7 @@ class Engine:
         return self.model.codec_model.encode(values).audio_codes[0].cpu()
 
     def _start(self, stream: SpeechStream) -> None:
-        request = stream.request
-        seed = request.seed if request.seed is not None else random.getrandbits(32)
-        active = _Active(stream=stream, pieces=[], slot=self.free_slots.pop(), previous=request.previous, seed=seed)
+        active = _Active(stream=stream, pieces=[], slot=self.free_slots.pop(), previous=stream.request.previous)
         self.active.append(active)  # from here on, any failure reaches this stream too
         active.pieces = split_sentences(stream.request.text) or [stream.request.text]
         self.mimi.reset_rows([active.slot])
