@@ -82,6 +82,7 @@ class FrameGenerator:
         try:
             with torch.no_grad():
                 self._build_fast_steps(bucketed=bucketed, capture=capture, compile=compile)
+            with torch.inference_mode():  # as the worker runs them: a compiled step is not compiled again
                 mismatch = self._check_fast_steps()
         except Exception as error:  # noqa: BLE001 - any failure of the fast steps leaves the direct ones serving
             logger.exception("The %s steps failed to start", path)
