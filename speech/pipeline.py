@@ -23,7 +23,7 @@ from .errors import ContextTooLong, EngineBusy, GenerationFailed
 from .runtime import get_engine
 from .voice import Voice
 
-SAMPLING_KEYS = ("temperature", "topk", "max_audio_length_ms")
+SAMPLING_KEYS = ("temperature", "topk", "max_audio_length_ms", "seed")
 
 
 def sampling_of(values: dict) -> dict:

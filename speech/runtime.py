@@ -76,5 +76,9 @@ def engine_state() -> dict:
             "active_requests": len(engine.active),
             "waiting_requests": engine.busy - len(engine.active),
             "max_batch": engine.max_batch,
+            # The frame steps serving: "cuda_graphs", "compiled", "bucketed" or "direct", and why the faster
+            # ones asked for are not (they failed to start or disagreed with the direct steps), else None.
+            "path": engine.generator.path,
+            "path_fallback_reason": engine.generator.fallback_reason,
         }
     return state

@@ -10,7 +10,7 @@ from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from .audio import MAX_SAMPLE_BYTES
-from .engine.sampling import DEFAULT_TEMPERATURE, DEFAULT_TOPK
+from .engine.sampling import DEFAULT_TEMPERATURE, DEFAULT_TOPK, SEED_MAX
 from .errors import AudioTooLarge
 
 MAX_INPUT_CHARS = 4096
@@ -80,6 +80,18 @@ def topk_field(**kwargs) -> serializers.IntegerField:
     return serializers.IntegerField(min_value=1, max_value=2048, **kwargs)
 
 
+def seed_field(**kwargs) -> serializers.IntegerField:
+    return serializers.IntegerField(
+        min_value=0,
+        max_value=SEED_MAX,
+        help_text=(
+            f"0-{SEED_MAX}: the same seed, voice, text and parameters speak the same audio, alone or beside other "
+            "requests, across restarts. Left out: random."
+        ),
+        **kwargs,
+    )
+
+
 def max_audio_length_field(**kwargs) -> serializers.IntegerField:
     return serializers.IntegerField(min_value=80, max_value=MAX_AUDIO_LENGTH_MS, **kwargs)
 
@@ -102,6 +114,7 @@ class SamplingFields(serializers.Serializer):
     temperature = temperature_field(required=False, allow_null=True)
     topk = topk_field(required=False, allow_null=True)
     max_audio_length_ms = max_audio_length_field(required=False, allow_null=True)
+    seed = seed_field(required=False, allow_null=True)
 
 
 class DefaultSamplingFields(serializers.Serializer):
@@ -109,6 +122,7 @@ class DefaultSamplingFields(serializers.Serializer):
 
     temperature = temperature_field(default=DEFAULT_TEMPERATURE)
     topk = topk_field(default=DEFAULT_TOPK)
+    seed = seed_field(required=False, allow_null=True)
 
 
 def require_sample_or_voice(attrs: dict, *, sample: str = "audio_file", voice: str = "voice_id") -> dict:

@@ -30,7 +30,8 @@ class StreamingSessionAdmin(admin.ModelAdmin):
     search_fields = ["id", "voice__id", "voice__name", "voice_sample_text", "text_buffer", "previous_text"]
     fields = [
         "id", "owner", "voice", "voice_sample", "player", "voice_sample_text", "speaker_id", "temperature", "topk",
-        "max_audio_length_ms", "output_format", "text_buffer", "previous_text", "created_at", "expires_at",
+        "seed", "max_audio_length_ms", "output_format", "text_buffer", "previous_text", "segments_spoken", "created_at",
+        "expires_at",
     ]  # fmt: skip
     readonly_fields = fields
     date_hierarchy = "created_at"

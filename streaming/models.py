@@ -31,6 +31,9 @@ class StreamingSession(models.Model):
     speaker_id = models.PositiveIntegerField(default=SAMPLE_SPEAKER)
     temperature = models.FloatField(default=DEFAULT_TEMPERATURE)
     topk = models.PositiveIntegerField(default=DEFAULT_TOPK)
+    seed = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Segment n speaks with a seed made from this one and n; empty: random."
+    )
     max_audio_length_ms = models.PositiveIntegerField(
         null=True, blank=True, help_text="Cap per segment; empty means the engine's default for the text."
     )
@@ -40,6 +43,7 @@ class StreamingSession(models.Model):
     previous_codes = models.JSONField(
         null=True, blank=True, help_text="The last spoken segment's Mimi codes, context for the next one."
     )
+    segments_spoken = models.PositiveIntegerField(default=0, help_text="Segments spoken to the end.")
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(db_index=True)
 

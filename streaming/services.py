@@ -25,7 +25,7 @@ from accounts.models import ApiKey
 from accounts.selectors import owned_by
 from speech import audio, pipeline
 from speech.engine.prompt import Segment
-from speech.engine.sampling import DEFAULT_TEMPERATURE, DEFAULT_TOPK
+from speech.engine.sampling import DEFAULT_TEMPERATURE, DEFAULT_TOPK, child_seed
 from speech.engine.text import segment_text
 from speech.errors import NotFound, SessionTextFull
 from speech.voice import SAMPLE_SPEAKER, Voice
@@ -48,6 +48,7 @@ async def create_session(
     speaker_id: int = SAMPLE_SPEAKER,
     temperature: float = DEFAULT_TEMPERATURE,
     topk: int = DEFAULT_TOPK,
+    seed: int | None = None,
     output_format: str = "wav",
     max_audio_length_ms: int | None = None,
     owner: ApiKey | None = None,
@@ -71,6 +72,7 @@ async def create_session(
         speaker_id=voice.speaker,
         temperature=temperature,
         topk=topk,
+        seed=seed,
         output_format=output_format,
         max_audio_length_ms=max_audio_length_ms,
         expires_at=_expiry(),
@@ -153,6 +155,8 @@ async def speak_segment(session: StreamingSession, text: str) -> AsyncIterator[n
 
     Once the segment is complete it becomes the session's previous segment (in `session` and in the
     database). Closing the iterator early cancels the generation and leaves the previous segment as it was.
+    A seeded session speaks segment n with `child_seed(seed, n)` (n counts the segments spoken to the end), so
+    the same texts fed to a session with the same seed and voice speak the same audio, segment by segment.
     """
     stream = pipeline.start_speech(
         session_voice(session),
@@ -161,6 +165,7 @@ async def speak_segment(session: StreamingSession, text: str) -> AsyncIterator[n
         temperature=session.temperature,
         topk=session.topk,
         max_audio_length_ms=session.max_audio_length_ms,
+        seed=None if session.seed is None else child_seed(session.seed, session.segments_spoken),
     )
     async for pcm in pipeline.audio_chunks(stream):
         yield pcm
@@ -206,8 +211,11 @@ def _tensor(codes: list[list[int]]) -> torch.Tensor:
 async def _remember(session: StreamingSession, segment: Segment) -> None:
     session.previous_text = segment.text
     session.previous_codes = segment.codes.tolist() if segment.codes is not None else None
+    session.segments_spoken += 1
     await database_sync_to_async(StreamingSession.objects.filter(pk=session.pk).update)(
-        previous_text=session.previous_text, previous_codes=session.previous_codes
+        previous_text=session.previous_text,
+        previous_codes=session.previous_codes,
+        segments_spoken=session.segments_spoken,
     )
 
 

@@ -49,6 +49,7 @@ class StreamingSessionView(AsyncAPIView):
             speaker_id=data["speaker_id"],
             temperature=data["temperature"],
             topk=data["topk"],
+            seed=data.get("seed"),
             output_format=data["output_format"],
             max_audio_length_ms=data.get("max_audio_length_ms"),
             owner=request.auth,

@@ -65,6 +65,8 @@ def ours_ms_per_frame(
     sampling = {
         "temperature": torch.full((1,), 0.9, device=loaded.device),
         "topk": torch.full((1,), 50, device=loaded.device),
+        "seed": torch.zeros(1, dtype=torch.long, device=loaded.device),
+        "frame_index": torch.zeros(1, dtype=torch.long, device=loaded.device),
     }
     for _ in range(3):
         codes = generator.frame(hidden, **sampling)
@@ -87,10 +89,7 @@ def graphs_agreement(loaded: LoadedModel, voice: Segment, frames: int) -> float:
     model = loaded.model
     builder = PromptBuilder(model, loaded.processor)
     prompts = [[voice, Segment(0, TEXT)], [Segment(1, "Another speaker.")], [voice, Segment(0, TEXT[:20])]]
-    greedy = {
-        "temperature": torch.ones(3, device=loaded.device),
-        "topk": torch.ones(3, dtype=torch.long, device=loaded.device),
-    }
+    greedy = FrameGenerator.greedy_sampling(3, device=loaded.device)
     results = []
     reference = {"cuda_graphs": True, "capture": False} if loaded.device.type == "cuda" else {"cuda_graphs": False}
     for options in (reference, {"cuda_graphs": True}):

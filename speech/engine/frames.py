@@ -7,11 +7,15 @@ with a fresh cache every frame (as the model was trained).
 
 from __future__ import annotations
 
+import logging
+
 import torch
 
 from .decoder import StaticDecoder
 from .graphs import StepGraphs, batch_buckets, bucket
-from .sampling import Sampler
+from .sampling import Sampler, gumbel_noise, noise_counters
+
+logger = logging.getLogger(__name__)
 
 SPAN_BUCKET = 256
 """The backbone step's attended cache length is rounded up to a multiple of this for its CUDA graphs."""
@@ -52,10 +56,14 @@ class FrameGenerator:
             self.depth_inputs = self.projector(depth_model.embed_tokens.weight)
         self.lm_head = model.lm_head
         self.heads = model.depth_decoder.codebooks_head.weight  # [codebooks - 1, hidden, vocab]
-        device, dtype = self.depth_inputs.device, self.depth_inputs.dtype
+        device = self.depth_inputs.device
         self.device = device
+        self.config = config
+        self.max_batch = max_batch
         self.lengths = [0] * max_batch  # each row's next position, on the host: spans need no device sync
         self.offsets = torch.arange(self.num_codebooks, device=device) * self.vocab_size
+
+        self.counters = noise_counters(self.num_codebooks, self.decodable, device=device)
 
         self.batches = batch_buckets(max_batch)
         self.spans = [*range(SPAN_BUCKET, self.max_positions, SPAN_BUCKET), self.max_positions]
@@ -63,23 +71,84 @@ class FrameGenerator:
         capture = bucketed and device.type == "cuda" and capture is not False
         self.depth_graphs: StepGraphs | None = None
         self.backbone_graphs: StepGraphs | None = None
-        with torch.no_grad():
-            if bucketed or compile:
-                frame = torch.compile(self.codes_for, dynamic=False, fullgraph=True) if compile else self.codes_for
-                inputs = {
-                    "hidden": torch.zeros(max_batch, config.hidden_size, dtype=dtype, device=device),
-                    "temperature": torch.ones(max_batch, device=device),
-                    "topk": torch.ones(max_batch, dtype=torch.long, device=device),
-                }
-                shapes = [(rows,) for rows in self.batches]
-                self.depth_graphs = StepGraphs(frame, inputs, shapes=shapes, capture=capture, warm=compile)
-            if bucketed:
-                inputs = {
-                    "codes": torch.zeros(max_batch, self.num_codebooks, dtype=torch.long, device=device),
-                    "positions": torch.zeros(max_batch, dtype=torch.long, device=device),
-                }
-                shapes = [(rows, span) for rows in self.batches for span in self.spans]
-                self.backbone_graphs = StepGraphs(self.backbone_step, inputs, shapes=shapes, capture=capture)
+        self.path = "direct"
+        """The steps that serve: "cuda_graphs", "compiled", "bucketed" (the graphs' shapes run eagerly) or "direct"."""
+        self.fallback_reason: str | None = None
+        """Why the fast steps asked for are not the ones serving (None when they are)."""
+        if bucketed or compile:
+            self._start_fast_steps(bucketed=bucketed, capture=capture, compile=compile)
+
+    def _start_fast_steps(self, *, bucketed: bool, capture: bool, compile: bool) -> None:
+        """Builds (captures, compiles) the fast steps, then checks one greedy frame of them against the direct
+        steps; on any error or a different code, logs why and keeps the direct steps."""
+        path = "cuda_graphs" if capture else "compiled" if compile else "bucketed"
+        try:
+            with torch.no_grad():
+                self._build_fast_steps(bucketed=bucketed, capture=capture, compile=compile)
+            with torch.inference_mode():  # as the worker runs them: a compiled step is not compiled again
+                mismatch = self._check_fast_steps()
+        except Exception as error:  # noqa: BLE001 - any failure of the fast steps leaves the direct ones serving
+            logger.exception("The %s steps failed to start", path)
+            mismatch = f"starting them failed: {type(error).__name__}: {error}"[:500]
+        self.lengths[0] = 0  # row 0 held the check's prompt
+        if mismatch is None:
+            self.path = path
+            return
+        self.depth_graphs = self.backbone_graphs = None
+        self.fallback_reason = f"The {path} steps were not used: {mismatch}"
+        logger.error("%s. Serving with the direct steps.", self.fallback_reason)
+
+    def _build_fast_steps(self, *, bucketed: bool, capture: bool, compile: bool) -> None:
+        config, max_batch = self.config, self.max_batch
+        device, dtype = self.device, self.depth_inputs.dtype
+        frame = torch.compile(self.codes_for, dynamic=False, fullgraph=True) if compile else self.codes_for
+        inputs = {
+            "hidden": torch.zeros(max_batch, config.hidden_size, dtype=dtype, device=device),
+            "temperature": torch.ones(max_batch, device=device),
+            "topk": torch.ones(max_batch, dtype=torch.long, device=device),
+            "seed": torch.zeros(max_batch, dtype=torch.long, device=device),
+            "frame_index": torch.zeros(max_batch, dtype=torch.long, device=device),
+        }
+        shapes = [(rows,) for rows in self.batches]
+        self.depth_graphs = StepGraphs(frame, inputs, shapes=shapes, capture=capture, warm=compile)
+        if bucketed:
+            inputs = {
+                "codes": torch.zeros(max_batch, self.num_codebooks, dtype=torch.long, device=device),
+                "positions": torch.zeros(max_batch, dtype=torch.long, device=device),
+            }
+            shapes = [(rows, span) for rows in self.batches for span in self.spans]
+            self.backbone_graphs = StepGraphs(self.backbone_step, inputs, shapes=shapes, capture=capture)
+
+    def _check_fast_steps(self) -> str | None:
+        """One greedy frame from a fixed prompt in row 0, through the fast steps and the direct steps, then the
+        frame after it from each one's backbone step: None when the codes agree, else what differed."""
+        codes = torch.arange(4 * self.num_codebooks, device=self.device).view(1, 4, -1) * 7 % self.decodable
+        hidden = self.prefill(0, self.embed_frame(codes))
+        sampling = self.greedy_sampling(1, device=self.device)
+        direct = self.codes_for(hidden, **sampling)
+        fast = self.frame(hidden, **sampling)
+        if not torch.equal(fast, direct):
+            differ = (fast != direct).sum().item()
+            return f"{differ} of the {self.num_codebooks} greedy codes of their frame differ from the direct steps'"
+        if self.backbone_graphs is not None:
+            position = torch.tensor(self.lengths[:1], device=self.device)
+            span = self.lengths[0] + 1
+            direct_next = self.codes_for(self.backbone_step(span, codes=direct, positions=position), **sampling)
+            fast_next = self.codes_for(self.advance(direct), **sampling)
+            if not torch.equal(fast_next, direct_next):
+                return "their backbone step leads to other greedy codes than the direct backbone step"
+        return None
+
+    @staticmethod
+    def greedy_sampling(rows: int, *, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+        """The sampling inputs of `frame` for `rows` greedy rows."""
+        ones = torch.ones(rows, dtype=torch.long, device=device)
+        return {
+            "temperature": ones.float(),
+            "topk": ones,
+            "seed": torch.zeros_like(ones),
+            "frame_index": torch.zeros_like(ones),
+        }
 
     @torch.no_grad()
     def prefill(self, row: int, embeddings: torch.Tensor) -> torch.Tensor:
@@ -122,24 +191,35 @@ class FrameGenerator:
         cache.write_prefix(target, cache.keys[:, source, :, :length], cache.values[:, source, :, :length])
 
     @torch.no_grad()
-    def frame(self, hidden: torch.Tensor, *, temperature: torch.Tensor, topk: torch.Tensor) -> torch.Tensor:
-        """Last backbone hidden states of rows 0..n-1 ([n, hidden]) -> the next frame's codes [n, codebooks]."""
+    def frame(self, hidden: torch.Tensor, **sampling: torch.Tensor) -> torch.Tensor:
+        """Last backbone hidden states of rows 0..n-1 ([n, hidden]) -> the next frame's codes [n, codebooks].
+        `sampling`: each row's temperature, topk, seed and frame_index ([n] each; see `codes_for`)."""
         if self.depth_graphs is not None:
             shape = (bucket(hidden.shape[0], self.batches),)
-            return self.depth_graphs(shape, hidden=hidden, temperature=temperature, topk=topk)
-        return self.codes_for(hidden, temperature=temperature, topk=topk)
+            return self.depth_graphs(shape, hidden=hidden, **sampling)
+        return self.codes_for(hidden, **sampling)
 
-    def codes_for(self, hidden: torch.Tensor, *, temperature: torch.Tensor, topk: torch.Tensor) -> torch.Tensor:
-        """The frame itself: codebook 0 from the backbone's head, the others from the depth decoder."""
-        sample = Sampler(temperature=temperature, topk=topk, decodable=self.decodable)
-        codes = [sample(self.lm_head(hidden))]
+    def codes_for(
+        self,
+        hidden: torch.Tensor,
+        *,
+        temperature: torch.Tensor,
+        topk: torch.Tensor,
+        seed: torch.Tensor,
+        frame_index: torch.Tensor,
+    ) -> torch.Tensor:
+        """The frame itself: codebook 0 from the backbone's head, the others from the depth decoder. Each row
+        samples with the noise of its own seed and frame index (the request's count of frames so far)."""
+        noise = gumbel_noise(seed, frame_index, self.counters)
+        sample = Sampler(temperature=temperature, topk=topk, noise=noise, decodable=self.decodable)
+        codes = [sample(self.lm_head(hidden), 0)]
         # Depth positions 0 and 1: the backbone's state, then codebook 0; then one position per codebook.
         inputs = torch.stack([self.projector(hidden), self.depth_inputs[codes[0]]], dim=1)
         position = 0
         for k in range(1, self.num_codebooks):
             states = self.depth.prefill(inputs, start=position)
             position += inputs.shape[1]
-            codes.append(sample(states[:, -1] @ self.heads[k - 1]))
+            codes.append(sample(states[:, -1] @ self.heads[k - 1], k))
             inputs = self.depth_inputs[codes[k] + self.offsets[k]][:, None]
         return torch.stack(codes, dim=1)
 

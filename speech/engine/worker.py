@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import queue
+import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ class SpeechRequest:
     temperature: float = DEFAULT_TEMPERATURE
     topk: int = DEFAULT_TOPK
     max_audio_length_ms: int | None = None
+    seed: int | None = None  # 0..SEED_MAX: the same seed, prompt and settings speak the same codes; None: random
 
 
 def worker_threads() -> int:
@@ -179,6 +181,12 @@ class _Active:
     slot: int = 0  # its rows in the streaming Mimi decoder (generator rows move; slots stay)
     previous: Segment | None = None
     prompt: Prompt | None = None  # the current piece's, between planning and prefill
+    seed: int = field(default_factory=lambda: random.getrandbits(32))  # drawn at admission unless the request has one
+    frame: int = 0  # frames sampled so far, all pieces together: the sampling noise's counter
+
+    def __post_init__(self) -> None:
+        if self.stream.request.seed is not None:
+            self.seed = self.stream.request.seed
 
 
 class Engine:
@@ -364,9 +372,15 @@ class Engine:
         rows = len(self.active)
         requests = [active.stream.request for active in self.active]
         device = self.loaded.device
-        temperature = torch.tensor([r.temperature for r in requests], device=device)
-        topk = torch.tensor([r.topk for r in requests], device=device)
-        codes = self.generator.frame(self.hidden[:rows], temperature=temperature, topk=topk)
+        sampling = {
+            "temperature": torch.tensor([r.temperature for r in requests], device=device),
+            "topk": torch.tensor([r.topk for r in requests], device=device),
+            "seed": torch.tensor([active.seed for active in self.active], device=device),
+            "frame_index": torch.tensor([active.frame for active in self.active], device=device),
+        }
+        codes = self.generator.frame(self.hidden[:rows], **sampling)
+        for active in self.active:
+            active.frame += 1
         self.hidden[:rows] = self.generator.advance(codes)
         codes = codes.cpu()  # the frame's one wait for the device
         ends = self.generator.is_end(codes).tolist()
@@ -395,9 +409,14 @@ class Engine:
         return end or len(active.piece_codes) >= active.max_frames
 
     def _emit(self, due: list[_Active]) -> None:
-        """Decodes the pending frames of these requests in one batched Mimi call per chunk length."""
-        for frames in sorted({len(active.pending) for active in due}):
-            group = [active for active in due if len(active.pending) == frames]
+        """Decodes the pending frames of these requests in one batched Mimi call per chunk length; a seeded
+        request's alone (a batch of one), since float rounding in a batched decode depends on the rows beside
+        it, and the same seed must speak the same PCM whoever else is served."""
+        groups = [[active] for active in due if active.stream.request.seed is not None]
+        shared = [active for active in due if active.stream.request.seed is None]
+        for frames in sorted({len(active.pending) for active in shared}):
+            groups.append([active for active in shared if len(active.pending) == frames])
+        for group in groups:
             codes = torch.stack([torch.stack(active.pending, dim=1) for active in group]).to(self.loaded.device)
             pcm = self.mimi.decode(codes, rows=[active.slot for active in group]).float().cpu().numpy()
             for active, audio in zip(group, pcm, strict=True):

@@ -6,7 +6,7 @@ import torch
 
 from speech.engine.frames import FrameGenerator
 from speech.engine.prompt import PromptBuilder, Segment
-from speech.engine.sampling import Sampler
+from speech.engine.sampling import SEED_MAX, Sampler, child_seed, gumbel_noise, mix32, noise_counters
 from speech.engine.tiny import build_tiny_model
 
 FRAMES = 12
@@ -48,7 +48,7 @@ def test_greedy_loop_reproduces_generate_exactly(tiny):
     assert builder.token_ids(segments) == inputs["input_ids"][0].tolist()
     generator = FrameGenerator(model, max_batch=2)
     hidden = generator.prefill(0, builder.embeddings(segments))
-    greedy = {"temperature": torch.ones(1), "topk": torch.ones(1, dtype=torch.long)}
+    greedy = FrameGenerator.greedy_sampling(1)
     frames = []
     for step in range(FRAMES):
         torch.testing.assert_close(model.lm_head(hidden), reference.logits[step], rtol=1e-5, atol=1e-5)
@@ -64,14 +64,13 @@ def test_rows_in_a_batch_match_rows_alone(tiny):
     model, processor = tiny
     builder = PromptBuilder(model, processor)
     prompts = [[Segment(0, "First request.")], [Segment(1, "A second, longer request text.")]]
-    greedy = {"temperature": torch.ones(1), "topk": torch.ones(1, dtype=torch.long)}
 
     def run(generator, rows):
         hidden = torch.cat([generator.prefill(row, builder.embeddings(prompts[p])) for row, p in enumerate(rows)])
         out = []
         for _ in range(6):
             n = hidden.shape[0]
-            codes = generator.frame(hidden, temperature=greedy["temperature"].expand(n), topk=greedy["topk"].expand(n))
+            codes = generator.frame(hidden, **FrameGenerator.greedy_sampling(n))
             out.append(codes)
             hidden = generator.advance(codes)
         return torch.stack(out, dim=1)
@@ -82,25 +81,64 @@ def test_rows_in_a_batch_match_rows_alone(tiny):
     assert torch.equal(together[1], alone[1])
 
 
+def _noise(rows: int, vocab: int, *, seed: int = 0, frame: int = 0) -> torch.Tensor:
+    seeds, frames = torch.full((rows,), seed), torch.full((rows,), frame)
+    return gumbel_noise(seeds, frames, noise_counters(1, vocab))
+
+
 def test_sampling_never_returns_undecodable_ids():
     logits = torch.full((4, 10), -5.0)
     logits[:, 8:] = 50.0  # the codec cannot decode ids 8 and 9, and they are the model's favourites
-    ids = Sampler(temperature=torch.full((4,), 1.0), topk=torch.tensor([1, 3, 8, 50]), decodable=8)(logits)
-    assert (ids < 8).all()
+    sample = Sampler(
+        temperature=torch.full((4,), 1.0), topk=torch.tensor([1, 3, 8, 50]), noise=_noise(4, 8), decodable=8
+    )
+    assert (sample(logits, 0) < 8).all()
 
 
 def test_sampling_respects_each_rows_top_k_and_greedy_rows():
-    torch.manual_seed(0)
     logits = torch.arange(20.0).repeat(3, 1)  # id 19 best, then 18, ...
     seen = [set() for _ in range(3)]
-    sample = Sampler(temperature=torch.tensor([1.0, 5.0, 0.0]), topk=torch.tensor([1, 3, 10]), decodable=20)
-    for _ in range(200):
-        ids = sample(logits)
-        for row, value in enumerate(ids.tolist()):
+    for frame in range(200):
+        sample = Sampler(
+            temperature=torch.tensor([1.0, 5.0, 0.0]),
+            topk=torch.tensor([1, 3, 10]),
+            noise=_noise(3, 20, frame=frame),
+            decodable=20,
+        )
+        for row, value in enumerate(sample(logits, 0).tolist()):
             seen[row].add(value)
     assert seen[0] == {19}  # top-k 1: greedy
     assert seen[1] == {17, 18, 19}  # top-3 at a high temperature: all three, nothing else
     assert seen[2] == {19}  # temperature 0: greedy
+
+
+def test_seeded_draws_follow_the_softmax():
+    """The hashed noise samples softmax(logits / temperature): over 100 seeds x 100 frames, each id about as
+    often as its probability says (a bound of five standard deviations)."""
+    logits = torch.tensor([2.0, 1.0, 0.5, 0.0, -1.0]).expand(100, 5)
+    sample = Sampler(temperature=torch.full((100,), 0.8), topk=torch.full((100,), 5), noise=None, decodable=5)
+    draws = []
+    for frame in range(100):
+        sample.noise = gumbel_noise(torch.arange(100), torch.full((100,), frame), noise_counters(1, 5))
+        draws.append(sample(logits, 0))
+    counts = torch.bincount(torch.cat(draws), minlength=5).float()
+    expected = torch.softmax(logits[0] / 0.8, dim=0) * counts.sum()
+    assert ((counts - expected).abs() < 5 * expected.sqrt()).all(), (counts, expected)
+
+
+def test_noise_is_a_function_of_seed_frame_codebook_and_id():
+    counters = noise_counters(4, 50)
+    base = gumbel_noise(torch.tensor([5, 5, 6]), torch.tensor([0, 1, 0]), counters)
+    again = gumbel_noise(torch.tensor([9, 6, 5]), torch.tensor([3, 0, 0]), counters)  # other rows beside it
+    assert torch.equal(base[2], again[1]) and torch.equal(base[0], again[2])
+    assert not torch.equal(base[0], base[1]) and not torch.equal(base[0], base[2])  # another frame, another seed
+    assert not torch.equal(base[0, 0], base[0, 1])  # another codebook
+    assert base.isfinite().all()
+    # The hash on Python ints (child seeds) and on tensors agree, and stays within 32 bits.
+    values = torch.tensor([0, 1, 2**31, 2**32 - 1])
+    assert mix32(values).tolist() == [mix32(v) for v in values.tolist()]
+    assert all(0 <= mix32(v) <= SEED_MAX for v in values.tolist())
+    assert child_seed(42, 0) != child_seed(42, 1) != child_seed(43, 1)
 
 
 def test_end_rule_is_generates():
@@ -133,8 +171,7 @@ def test_bucketed_steps_match_direct_steps(tiny):
                 generator.move_row(2, 0)
                 hidden = hidden[[2, 1]]
             rows = hidden.shape[0]
-            greedy = {"temperature": torch.ones(rows), "topk": torch.ones(rows, dtype=torch.long)}
-            codes = generator.frame(hidden, **greedy)
+            codes = generator.frame(hidden, **FrameGenerator.greedy_sampling(rows))
             hidden = generator.advance(codes)
             frames.append(codes[:2])
             states.append(hidden[:2])

@@ -36,14 +36,10 @@ def _prefix(nbytes: int) -> Prefix:
     return Prefix(keys, keys.clone())
 
 
-def _greedy(rows: int) -> dict[str, torch.Tensor]:
-    return {"temperature": torch.ones(rows), "topk": torch.ones(rows, dtype=torch.long)}
-
-
 def _frames(generator: FrameGenerator, hidden: torch.Tensor, count: int = 8) -> torch.Tensor:
     frames = []
     for _ in range(count):
-        codes = generator.frame(hidden, **_greedy(hidden.shape[0]))
+        codes = generator.frame(hidden, **FrameGenerator.greedy_sampling(hidden.shape[0]))
         frames.append(codes)
         hidden = generator.advance(codes)
     return torch.stack(frames, dim=1)

@@ -158,3 +158,52 @@ def test_the_previous_segment_is_kept_when_it_fits_and_dropped_when_it_does_not(
     assert alone.shape == (8, 6)
     assert not torch.equal(codes(fits), alone)  # kept: it changes what follows
     assert torch.equal(codes(too_long), alone)  # dropped: the request speaks as if there were none
+
+
+def sampled(text: str, *, seed: int | None, frames: int = 10, context=()) -> SpeechRequest:
+    return SpeechRequest(
+        text=text, context=list(context), temperature=0.9, topk=20, seed=seed, max_audio_length_ms=frames * 80
+    )
+
+
+def _speak_alone(engine: Engine, request: SpeechRequest):
+    async def run():
+        stream = engine.speak(request)
+        return await stream.read_all(), stream.last_segment.codes
+
+    return asyncio.run(run())
+
+
+def test_a_seed_speaks_the_same_alone_and_among_three_other_requests(loaded):
+    """A seeded request's sampled codes and PCM do not depend on the requests beside it: the noise of each row
+    is a function of its own seed and frame count. Its text has two pieces (the frame count runs across them);
+    the others end at other frames, so its row moves while it speaks."""
+    engine = Engine(loaded, max_batch=4, max_queue=4)
+    voice = [Segment(5, "A voice sample.", torch.randint(0, 64, (8, 20), generator=torch.Generator().manual_seed(3)))]
+    request = sampled("The seeded one. It has two pieces.", seed=1234, context=voice)
+    others = [sampled(text, seed=None, frames=frames) for text, frames in (("Another.", 4), ("A third.", 7))]
+    others.append(sampled("A fourth, longer one.", seed=None, frames=30))
+    try:
+        alone_pcm, alone_codes = _speak_alone(engine, request)
+
+        async def together():
+            streams = [engine.speak(others[0]), engine.speak(request), *(engine.speak(o) for o in others[1:])]
+            audio = await asyncio.gather(*(stream.read_all() for stream in streams))
+            return audio[1], streams[1].last_segment.codes
+
+        among_pcm, among_codes = asyncio.run(together())
+    finally:
+        engine.close()
+    assert alone_codes.shape == (8, 10)
+    assert torch.equal(among_codes, alone_codes)
+    np.testing.assert_array_equal(among_pcm, alone_pcm)
+    assert len(alone_pcm) == 2 * 10 * 1920
+
+
+def test_other_seeds_and_no_seed_speak_differently(engine):
+    text = "Seeds decide the draws."
+    first = _speak_alone(engine, sampled(text, seed=1))[1]
+    assert torch.equal(_speak_alone(engine, sampled(text, seed=1))[1], first)
+    assert not torch.equal(_speak_alone(engine, sampled(text, seed=2))[1], first)
+    unseeded = [_speak_alone(engine, sampled(text, seed=None))[1] for _ in range(2)]
+    assert not torch.equal(unseeded[0], unseeded[1])
