@@ -46,6 +46,7 @@ from django.conf import settings  # noqa: E402
 from accounts.authentication import check_caller  # noqa: E402
 from speech.audio import MAX_SAMPLE_BYTES  # noqa: E402
 from speech.errors import RequestTimeout, RequestTooLarge, ServiceError  # noqa: E402
+from speech.metrics import count_refusal  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +148,7 @@ class GuardedChannel(http.HTTPChannel):
         if self.refused or self.transport is None:
             return
         self.refused = True
+        count_refusal(error)
         self._expect(None)
         if self.key_check is not None:
             self.key_check.cancel()

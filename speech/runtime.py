@@ -10,6 +10,7 @@ from django.conf import settings
 from .engine.loading import ModelLoadError, load_model
 from .engine.worker import Engine
 from .errors import EngineUnavailable
+from .metrics import EngineMetrics, watch
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ def _load() -> None:
             compile=settings.CSM_COMPILE,
             cuda_graphs=settings.CSM_CUDA_GRAPHS,
             max_request_ms=settings.CSM_MAX_AUDIO_SECONDS * 1000,
+            observer=EngineMetrics(),
         )
     except ModelLoadError as error:
         logger.error("Model not loaded: %s", error)
@@ -51,6 +53,7 @@ def _load() -> None:
         logger.exception("Engine failed to start")
         _state.update(status="failed", error=f"The engine failed to start: {error}")
         return
+    watch(engine, model=settings.CSM_MODEL)
     _state.update(status="ready", engine=engine)
 
 
