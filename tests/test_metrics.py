@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,33 @@ def test_a_speech_request_moves_the_engine_and_http_metrics(server):
     assert after.value("csm_requests_waiting") == 0
     view = {"view": "synthesis.views.SpeechView", "method": "POST", "status": "200"}
     assert delta("django_http_responses_total_by_status_view_method_total", **view) == 1
+
+
+def test_concurrent_requests_add_up_exactly(server):
+    """Four requests at once, from four threads, generated together by the engine's worker thread."""
+    lengths = [400, 560, 720, 880]
+
+    def speak(milliseconds: int) -> float:
+        body = {"model": "tts-1", "voice": "alloy", "input": "Hi there.", "response_format": "wav"}
+        response = requests.post(
+            f"{server.url}/v1/audio/speech", json={**body, "max_audio_length_ms": milliseconds}, timeout=120
+        )
+        assert response.status_code == 200
+        return decode(response.content, "wav").duration
+
+    server.wait_idle()
+    before = scrape(server.url)
+    with ThreadPoolExecutor(len(lengths)) as pool:
+        seconds = list(pool.map(speak, lengths))
+    server.wait_idle()
+    after = scrape(server.url)
+
+    assert after.value("csm_audio_seconds_total") - before.value("csm_audio_seconds_total") == pytest.approx(
+        sum(seconds), abs=1e-6
+    )
+    assert after.value("csm_frames_total") - before.value("csm_frames_total") == sum(round(s / 0.08) for s in seconds)
+    ttfa = "csm_time_to_first_audio_seconds_count"
+    assert after.value(ttfa, kind="speech") - before.value(ttfa, kind="speech") == len(lengths)
 
 
 def test_a_websocket_counts_its_connection_utterance_session_audio_and_cancel(server, sample_path):
