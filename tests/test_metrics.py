@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -209,6 +210,7 @@ def guarded(django_db_setup, django_db_blocker):
         "CSM_METRICS_KEY": METRICS_KEY,
         "CSM_RATE_LIMIT": "2/min",
         "CSM_MAX_STREAMS_PER_KEY": "1",
+        "CSM_HEADER_TIMEOUT": "2",
     }
     server = LiveServer(database_url=_database_url(connection.settings_dict), extra_env=env)
     yield server
@@ -278,3 +280,24 @@ def test_a_websocket_over_the_streams_cap_is_counted_as_too_many_streams(guarded
     assert error["error"]["code"] == "too_many_streams"
     assert closed.value.rcvd.code == 4429
     assert guarded_scrape(guarded).value("csm_requests_rejected_total", reason="too_many_streams") == before + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_slow_headers_count_as_request_timeout_and_an_idle_connection_does_not(guarded):
+    def timeouts() -> float:
+        return guarded_scrape(guarded).value("csm_requests_rejected_total", reason="request_timeout")
+
+    def answer(sent: bytes) -> bytes:
+        """What the server answers a connection that sends `sent`, then nothing, until it closes it."""
+        with socket.create_connection(("127.0.0.1", guarded.port), timeout=WAIT) as sock:
+            sock.sendall(sent)
+            received = b""
+            while chunk := sock.recv(4096):
+                received += chunk
+        return received
+
+    before = timeouts()
+    assert answer(b"").startswith(b"HTTP/1.1 408")  # a connection that never sends a request
+    assert timeouts() == before
+    assert answer(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n").startswith(b"HTTP/1.1 408")  # headers unfinished
+    assert timeouts() == before + 1
