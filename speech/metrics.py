@@ -124,7 +124,7 @@ class EngineCollector(Collector):
         active = len(engine.active) if engine is not None else 0
         waiting = max(0, engine.busy - active) if engine is not None else 0
         yield GaugeMetricFamily("csm_requests_active", "Requests being generated (rows of the batch)", value=active)
-        yield GaugeMetricFamily("csm_requests_waiting", "Requests queued for a free row", value=waiting)
+        yield GaugeMetricFamily("csm_requests_waiting", "Requests (and samples to encode) queued", value=waiting)
         info = GaugeMetricFamily(
             "csm_model_info", "The model this process serves, once loaded", labels=["model", "device", "dtype"]
         )
