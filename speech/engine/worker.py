@@ -58,10 +58,10 @@ class SpeechRequest:
     speaker: int = DEFAULT_SPEAKER
     context: list[Segment] = field(default_factory=list)
     previous: Segment | None = None
+    kind: str = "speech"  # what it is for (speech, clone, session): a label the engine hands its observer
     temperature: float = DEFAULT_TEMPERATURE
     topk: int = DEFAULT_TOPK
     max_audio_length_ms: int | None = None
-    kind: str = "speech"  # what it is for (speech, clone, session): a label the engine hands its observer
 
 
 def worker_threads() -> int:
@@ -178,9 +178,9 @@ class _Active:
     piece_codes: list[torch.Tensor] = field(default_factory=list)
     pending: list[torch.Tensor] = field(default_factory=list)
     max_frames: int = 0
+    started: float = field(default_factory=time.monotonic)  # when its generation started
     slot: int = 0  # its rows in the streaming Mimi decoder (generator rows move; slots stay)
     previous: Segment | None = None
-    started: float = field(default_factory=time.monotonic)
 
 
 class Engine:
@@ -191,16 +191,15 @@ class Engine:
         max_batch: int = 8,
         max_queue: int = 16,
         chunk_frames: int = 1,
+        observer: EngineObserver | None = None,  # told about the engine's work (speech.engine.observer)
         compile: bool = False,
         cuda_graphs: bool = True,
         max_request_ms: int | None = None,
-        observer: EngineObserver | None = None,
     ) -> None:
         """`cuda_graphs`: on CUDA, replay each frame's depth decoder and backbone step as CUDA graphs.
         `max_request_ms`: the most audio one request may produce, all its pieces together (None: no cap);
-        a request that reaches it ends there, with the audio made so far. `observer`: told about the work."""
+        a request that reaches it ends there, with the audio made so far."""
         self.loaded = loaded
-        self.observer = observer or EngineObserver()
         self.model = loaded.model
         self.max_batch = max_batch
         self.max_queue = max_queue
@@ -221,6 +220,7 @@ class Engine:
         self._waiting: queue.Queue = queue.Queue()
         self._waiting_count = 0
         self._lock = threading.Lock()
+        self.observer = observer or EngineObserver()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="csm-engine", daemon=True)
         self._thread.start()
