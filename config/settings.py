@@ -36,8 +36,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -173,7 +173,7 @@ CSM_MAX_STREAMS_PER_KEY = env_int("CSM_MAX_STREAMS_PER_KEY", 4)
 
 # Keys, voices and access.
 CSM_REQUIRE_API_KEY = env_bool("CSM_REQUIRE_API_KEY", not DEBUG)  # off for local development, on in production
+CSM_METRICS_KEY = env_str("CSM_METRICS_KEY")  # when set, GET /metrics needs `Authorization: Bearer <it>`
 CSM_RATE_LIMIT = env_str("CSM_RATE_LIMIT", "" if DEBUG else "60/min")  # synthesis requests per key; empty: no limit
 CSM_DEFAULT_VOICE = env_str("CSM_DEFAULT_VOICE")  # a saved voice id or name for unmapped built-in names
 CSM_AUDIO_URL_TTL = env_int("CSM_AUDIO_URL_TTL", 3600)  # seconds a signed /v1/audio/<file> URL stays valid
-CSM_METRICS_KEY = env_str("CSM_METRICS_KEY")  # when set, GET /metrics needs `Authorization: Bearer <it>`
