@@ -155,9 +155,15 @@ def test_concurrent_requests_add_up_exactly(server):
 
 
 def test_a_websocket_counts_its_connection_utterance_session_audio_and_cancel(server, sample_path):
+    def gauge_at(value: int) -> Scrape:
+        return wait_for(
+            lambda: (metrics := scrape(server.url)).value("csm_websocket_connections") == value and metrics,
+            f"{value} WebSockets open",
+        )
+
     session_id = create_session(server, sample_path, max_audio_length_ms=400)
     server.wait_idle()
-    before = scrape(server.url)
+    before = gauge_at(0)  # earlier tests' WebSockets all closed
     with connect(ws_url(server, session_id, mode="stream")) as ws:
         open_now = scrape(server.url)
         ws.send(text_message("Hello there.", is_final=True))
@@ -165,15 +171,9 @@ def test_a_websocket_counts_its_connection_utterance_session_audio_and_cancel(se
             pass
         ws.send(json.dumps({"type": "cancel"}))
         assert json.loads(ws.recv(timeout=60)) == {"type": "audio.done", "cancelled": True}
-    after = wait_for(
-        lambda: (
-            (s := scrape(server.url)).value("csm_websocket_connections") == before.value("csm_websocket_connections")
-            and s
-        ),
-        "the connection gauge went back down",
-    )
+    after = gauge_at(0)
 
-    assert open_now.value("csm_websocket_connections") == before.value("csm_websocket_connections") + 1
+    assert open_now.value("csm_websocket_connections") == 1
     assert after.value("csm_utterances_total") - before.value("csm_utterances_total") == 1
     assert after.value("csm_cancels_total") - before.value("csm_cancels_total") == 1
     ttfa = "csm_time_to_first_audio_seconds_count"
