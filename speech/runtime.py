@@ -40,10 +40,10 @@ def _load() -> None:
             max_batch=settings.CSM_MAX_BATCH,
             max_queue=settings.CSM_MAX_QUEUE,
             chunk_frames=settings.CSM_STREAM_CHUNK_FRAMES,
+            observer=EngineMetrics(),
             compile=settings.CSM_COMPILE,
             cuda_graphs=settings.CSM_CUDA_GRAPHS,
             max_request_ms=settings.CSM_MAX_AUDIO_SECONDS * 1000,
-            observer=EngineMetrics(),
         )
     except ModelLoadError as error:
         logger.error("Model not loaded: %s", error)
