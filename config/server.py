@@ -46,6 +46,7 @@ from django.conf import settings  # noqa: E402
 from accounts.authentication import check_caller  # noqa: E402
 from speech.audio import MAX_SAMPLE_BYTES  # noqa: E402
 from speech.errors import RequestTimeout, RequestTooLarge, ServiceError  # noqa: E402
+from speech.metrics import count_refusal  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class GuardedChannel(http.HTTPChannel):
         self.closing = None  # the IDelayedCall that ends a refused connection's lingering
         self.key_check: asyncio.Future | None = None
         self.body_waiting = False  # the body arrived while the key was being checked
+        self.idle = True  # no byte of a next request yet: a timeout then closes an idle connection
 
     # ---- Twisted's steps ----------------------------------------------------------------------------
     def connectionMade(self) -> None:
@@ -100,6 +102,7 @@ class GuardedChannel(http.HTTPChannel):
         self._expect("headers", settings.CSM_HEADER_TIMEOUT)
 
     def dataReceived(self, data: bytes) -> None:
+        self.idle = self.idle and not data
         if not self.refused:
             super().dataReceived(data)
 
@@ -130,6 +133,7 @@ class GuardedChannel(http.HTTPChannel):
 
     def requestDone(self, request) -> None:
         super().requestDone(request)
+        self.idle = True
         if self.persistent and self.transport is not None and not self.transport.disconnecting:
             self._expect("headers", settings.CSM_HEADER_TIMEOUT)
 
@@ -142,11 +146,14 @@ class GuardedChannel(http.HTTPChannel):
         super().connectionLost(reason)
 
     # ---- refusing -----------------------------------------------------------------------------------
-    def refuse(self, error: ServiceError) -> None:
-        """Answers `error` at once and reads nothing more of the request (see the module's docstring)."""
+    def refuse(self, error: ServiceError, *, counted: bool = True) -> None:
+        """Answers `error` at once and reads nothing more of the request (see the module's docstring). `counted`:
+        in the refusals' metric (not the close of a connection that was idle)."""
         if self.refused or self.transport is None:
             return
         self.refused = True
+        if counted:
+            count_refusal(error)
         self._expect(None)
         if self.key_check is not None:
             self.key_check.cancel()
@@ -173,7 +180,8 @@ class GuardedChannel(http.HTTPChannel):
 
     def _too_slow(self, what: str, seconds: float) -> None:
         self.deadline = None
-        self.refuse(RequestTimeout(f"The request's {what} did not arrive within {seconds:g} seconds."))
+        error = RequestTimeout(f"The request's {what} did not arrive within {seconds:g} seconds.")
+        self.refuse(error, counted=not (what == "headers" and self.idle))
 
     # ---- the caller's key ---------------------------------------------------------------------------
     def _check_key(self, authorization: bytes | None) -> None:

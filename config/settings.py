@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "django_prometheus",  # HTTP and database metrics on /metrics (with speech.metrics)
     "accounts",
     "synthesis",
     "voices",
@@ -36,12 +37,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -64,6 +67,8 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=0)
 }
+# django-prometheus's backends are Django's own, counting connections, queries, their errors and durations.
+DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace("django.db.", "django_prometheus.db.")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Dependencies fail: a database that is refused, or accepts but never answers, fails a request in seconds (503).
 DB_CONNECT_TIMEOUT = env_int("CSM_DB_CONNECT_TIMEOUT", 5)  # seconds
@@ -169,6 +174,7 @@ CSM_MAX_STREAMS_PER_KEY = env_int("CSM_MAX_STREAMS_PER_KEY", 4)
 
 # Keys, voices and access.
 CSM_REQUIRE_API_KEY = env_bool("CSM_REQUIRE_API_KEY", not DEBUG)  # off for local development, on in production
+CSM_METRICS_KEY = env_str("CSM_METRICS_KEY")  # when set, GET /metrics needs `Authorization: Bearer <it>`
 CSM_RATE_LIMIT = env_str("CSM_RATE_LIMIT", "" if DEBUG else "60/min")  # synthesis requests per key; empty: no limit
 CSM_DEFAULT_VOICE = env_str("CSM_DEFAULT_VOICE")  # a saved voice id or name for unmapped built-in names
 CSM_AUDIO_URL_TTL = env_int("CSM_AUDIO_URL_TTL", 3600)  # seconds a signed /v1/audio/<file> URL stays valid

@@ -6,6 +6,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from config.errors import not_found
+from config.metrics import metrics
 from config.pages import static_page
 
 handler400 = "config.errors.bad_request"
@@ -15,6 +16,7 @@ handler500 = "config.errors.server_error"
 urlpatterns = [
     path("", static_page, {"page": "landing/index.html"}, name="landing"),
     path("admin/", admin.site.urls),
+    path("metrics", metrics, name="metrics"),  # Prometheus; CSM_METRICS_KEY guards it when set
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("redoc", SpectacularRedocView.as_view(url_name="schema", template_name="synthesis/redoc.html"), name="redoc"),

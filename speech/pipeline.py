@@ -60,11 +60,16 @@ async def voice_from_sample(sample: bytes, *, transcript: str, speaker: int, par
     return Voice(speaker=speaker, context=[Segment(speaker, transcript, codes)], sample=sample, sample_text=transcript)
 
 
-def start_speech(voice: Voice, text: str, *, previous: Segment | None = None, **sampling) -> SpeechStream:
+def start_speech(
+    voice: Voice, text: str, *, previous: Segment | None = None, kind: str = "speech", **sampling
+) -> SpeechStream:
     """Queues a request with the engine (EngineBusy when its queue is full). `previous` is the segment spoken
-    just before, kept in the prompt for continuity when the engine finds room for it."""
+    just before, kept in the prompt for continuity when the engine finds room for it. `kind` (speech, clone,
+    session) labels its metrics."""
     sampling = {key: value for key, value in sampling.items() if value is not None}
-    request = SpeechRequest(text=text, speaker=voice.speaker, context=voice.context, previous=previous, **sampling)
+    request = SpeechRequest(
+        text=text, speaker=voice.speaker, context=voice.context, previous=previous, kind=kind, **sampling
+    )
     with _engine_errors():
         return get_engine().speak(request)
 
@@ -84,9 +89,9 @@ async def collect(stream: SpeechStream) -> np.ndarray:
     return audio.join([pcm async for pcm in audio_chunks(stream)])
 
 
-async def synthesize(voice: Voice, text: str, *, speed: float = 1.0, **sampling) -> np.ndarray:
+async def synthesize(voice: Voice, text: str, *, speed: float = 1.0, kind: str = "speech", **sampling) -> np.ndarray:
     """The whole clip, 24 kHz float32."""
-    return audio.join([pcm async for pcm in paced_chunks(start_speech(voice, text, **sampling), speed)])
+    return audio.join([pcm async for pcm in paced_chunks(start_speech(voice, text, kind=kind, **sampling), speed)])
 
 
 async def encode(pcm: np.ndarray, fmt: str) -> bytes:

@@ -10,6 +10,7 @@ from django.conf import settings
 from .engine.loading import ModelLoadError, load_model
 from .engine.worker import Engine
 from .errors import EngineUnavailable
+from .metrics import EngineMetrics, watch
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ def _load() -> None:
             max_batch=settings.CSM_MAX_BATCH,
             max_queue=settings.CSM_MAX_QUEUE,
             chunk_frames=settings.CSM_STREAM_CHUNK_FRAMES,
+            observer=EngineMetrics(),
             compile=settings.CSM_COMPILE,
             cuda_graphs=settings.CSM_CUDA_GRAPHS,
             max_request_ms=settings.CSM_MAX_AUDIO_SECONDS * 1000,
@@ -52,6 +54,7 @@ def _load() -> None:
         logger.exception("Engine failed to start")
         _state.update(status="failed", error=f"The engine failed to start: {error}")
         return
+    watch(engine, model=settings.CSM_MODEL)
     _state.update(status="ready", engine=engine)
 
 

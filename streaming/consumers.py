@@ -30,7 +30,7 @@ from rest_framework import exceptions
 
 from accounts.streams import close_stream, open_stream
 from accounts.websocket import WebSocketRejected, authenticate_websocket
-from speech import audio, pipeline
+from speech import audio, metrics, pipeline
 from speech.errors import NotFound, ServiceError, SessionTextFull, TooManyStreams, as_service_error, error_body
 
 from . import services
@@ -157,9 +157,11 @@ class StreamTextConsumer(AsyncWebsocketConsumer):
         """Whatever ends the consumer ends its work: the client leaving or a close (`disconnect`), and also
         what skips `disconnect`: an exception in the consumer, the channel layer failing, Daphne cancelling
         the application."""
+        metrics.WEBSOCKETS.inc()
         try:
             await super().__call__(scope, receive, send)
         finally:
+            metrics.WEBSOCKETS.dec()
             self._stop_work()
 
     async def connect(self) -> None:
@@ -236,6 +238,7 @@ class StreamTextConsumer(AsyncWebsocketConsumer):
 
     async def _cancel(self) -> None:
         """Drops the queued text (and the session's buffered text) and stops the segment being spoken."""
+        metrics.CANCELS.inc()
         dropped = 0
         while not self.jobs.empty():
             job = self.jobs.get_nowait()
@@ -277,6 +280,7 @@ class StreamTextConsumer(AsyncWebsocketConsumer):
             logger.error("Streaming failed", exc_info=error)
             body = error_body(f"Generation failed: {error}", error_type="server_error")
         else:
+            metrics.count_refusal(client_error)
             body = client_error.body
         await self._send_json({"type": "error", **body})
 

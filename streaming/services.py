@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts.models import ApiKey
 from accounts.selectors import owned_by
-from speech import audio, pipeline
+from speech import audio, metrics, pipeline
 from speech.engine.prompt import Segment
 from speech.engine.sampling import DEFAULT_TEMPERATURE, DEFAULT_TOPK, child_seed
 from speech.engine.text import segment_text
@@ -127,6 +127,8 @@ def feed_text(
         session.text_buffer = result.rest
         session.expires_at = _expiry()
         session.save(update_fields=["text_buffer", "expires_at"])
+    if is_final:
+        metrics.UTTERANCES.inc()
     return session, result.segments
 
 
@@ -162,6 +164,7 @@ async def speak_segment(session: StreamingSession, text: str) -> AsyncIterator[n
         session_voice(session),
         text,
         previous=previous_segment(session),
+        kind="session",
         temperature=session.temperature,
         topk=session.topk,
         max_audio_length_ms=session.max_audio_length_ms,
@@ -182,6 +185,7 @@ async def synthesize_segments(session: StreamingSession, segments: list[str]) ->
     for done, text in enumerate(segments):
         if made >= cap:
             logger.info("stream-text reached the audio cap; %d segment(s) not spoken.", len(segments) - done)
+            metrics.count_audio_cap()
             break
         async for pcm in speak_segment(session, text):
             chunks.append(pcm)

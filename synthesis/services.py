@@ -95,12 +95,19 @@ async def create_speech(
 
 
 async def stream_speech(
-    voice: Voice, text: str, *, fmt: str, sampling: dict, owner: ApiKey | None, speed: float = 1.0
+    voice: Voice,
+    text: str,
+    *,
+    fmt: str,
+    sampling: dict,
+    owner: ApiKey | None,
+    speed: float = 1.0,
+    kind: str = "speech",
 ) -> Speech:
     """The encoded audio as it is generated; an error before the first audio is raised here."""
     return await _counted_stream(
         owner,
-        lambda: pipeline.encoded_stream(pipeline.start_speech(voice, text, **sampling), fmt, speed=speed),
+        lambda: pipeline.encoded_stream(pipeline.start_speech(voice, text, kind=kind, **sampling), fmt, speed=speed),
         audio.CONTENT_TYPES[fmt],
     )
 
@@ -130,7 +137,7 @@ async def stream_voice_clone(
 ) -> Speech:
     """Speaks with an uploaded sample or a saved voice; the audio as it is generated."""
     voice = await resolve_voice(owner=owner, voice=voice_id, sample=sample, transcript=context_text, speaker=speaker_id)
-    return await stream_speech(voice, text, fmt=output_format, sampling=sampling, owner=owner)
+    return await stream_speech(voice, text, fmt=output_format, sampling=sampling, owner=owner, kind="clone")
 
 
 async def create_clip(
@@ -154,7 +161,7 @@ async def synthesize_clip(
     voice: Voice, text: str, *, output_format: str, parameters: dict, owner: ApiKey | None = None
 ) -> Clip:
     """Generates, encodes and stores a clip with what was asked, owned by `owner` (None without a key)."""
-    pcm = await pipeline.synthesize(voice, text, **pipeline.sampling_of(parameters))
+    pcm = await pipeline.synthesize(voice, text, kind="clone", **pipeline.sampling_of(parameters))
     data = await pipeline.encode(pcm, output_format)
     return await sync_to_async(_save_clip)(voice, text, output_format, parameters, data, len(pcm), owner)
 

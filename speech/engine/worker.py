@@ -17,6 +17,7 @@ import os
 import queue
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -28,6 +29,7 @@ from .loading import LoadedModel
 from .mimi_stream import MimiStreamDecoder
 from .prefill import Prefiller, Prompt
 from .prefix_cache import PrefixCache
+from .observer import EngineObserver
 from .prompt import DEFAULT_SPEAKER, PromptBuilder, Segment
 from .sampling import DEFAULT_TEMPERATURE, DEFAULT_TOPK
 from .text import split_sentences
@@ -59,6 +61,7 @@ class SpeechRequest:
     speaker: int = DEFAULT_SPEAKER
     context: list[Segment] = field(default_factory=list)
     previous: Segment | None = None
+    kind: str = "speech"  # what it is for (speech, clone, session): a label the engine hands its observer
     temperature: float = DEFAULT_TEMPERATURE
     topk: int = DEFAULT_TOPK
     max_audio_length_ms: int | None = None
@@ -101,6 +104,7 @@ class SpeechStream:
         self.cancelled = threading.Event()
         self.frames = 0
         self.last_segment: Segment | None = None  # the last piece with its codes, once finished
+        self.queued_at = time.monotonic()
         self._loop = loop
         self._queue: asyncio.Queue = asyncio.Queue()
 
@@ -178,6 +182,7 @@ class _Active:
     piece_codes: list[torch.Tensor] = field(default_factory=list)
     pending: list[torch.Tensor] = field(default_factory=list)
     max_frames: int = 0
+    started: float = field(default_factory=time.monotonic)  # when its generation started
     slot: int = 0  # its rows in the streaming Mimi decoder (generator rows move; slots stay)
     previous: Segment | None = None
     prompt: Prompt | None = None  # the current piece's, between planning and prefill
@@ -197,6 +202,7 @@ class Engine:
         max_batch: int = 8,
         max_queue: int = 16,
         chunk_frames: int = 1,
+        observer: EngineObserver | None = None,  # told about the engine's work (speech.engine.observer)
         compile: bool = False,
         cuda_graphs: bool = True,
         max_request_ms: int | None = None,
@@ -236,6 +242,7 @@ class Engine:
         self._waiting: queue.Queue = queue.Queue()
         self._waiting_count = 0
         self._lock = threading.Lock()
+        self.observer = observer or EngineObserver()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="csm-engine", daemon=True)
         self._thread.start()
@@ -282,10 +289,13 @@ class Engine:
             try:
                 self._admit(block=not self.active)
                 if self.active:
+                    rows, started = len(self.active), time.perf_counter()
                     self._step()
+                    self.observer.step(rows=rows, seconds=time.perf_counter() - started)
             except Exception as error:  # noqa: BLE001 - the worker must survive any request's failure
                 logger.exception("Engine step failed")
                 for active in self.active:
+                    self._observe_end(active)
                     active.stream.fail(EngineFailure(f"Generation failed: {error}"))
                 self.active.clear()
                 self.free_slots = list(range(self.max_batch))
@@ -420,6 +430,11 @@ class Engine:
             codes = torch.stack([torch.stack(active.pending, dim=1) for active in group]).to(self.loaded.device)
             pcm = self.mimi.decode(codes, rows=[active.slot for active in group]).float().cpu().numpy()
             for active, audio in zip(group, pcm, strict=True):
+                if not active.stream.frames:
+                    self.observer.first_audio(active.stream.request, seconds=time.monotonic() - active.stream.queued_at)
+                self.observer.audio(
+                    active.stream.request, frames=len(active.pending), seconds=audio.size / self.sample_rate
+                )
                 active.stream.deliver(audio, frames=len(active.pending))
                 active.pending = []
 
@@ -441,6 +456,8 @@ class Engine:
         if active.piece < len(active.pieces):
             unspoken = len(active.pieces) - active.piece
             logger.info("A request reached the audio cap; %d of its pieces were not spoken.", unspoken)
+        if self._frames_left(active) <= 0:
+            self.observer.capped(stream.request)
         self._remove(row)
         stream.finish(active.previous)
 
@@ -452,6 +469,7 @@ class Engine:
 
     def _remove(self, row: int) -> None:
         """Frees a row and its decoder slot, moving the last active row into it so rows 0..n-1 stay packed."""
+        self._observe_end(self.active[row])
         self.free_slots.append(self.active[row].slot)
         last = len(self.active) - 1
         if row != last:
@@ -459,3 +477,7 @@ class Engine:
             self.hidden[row] = self.hidden[last]
             self.active[row] = self.active[last]
         self.active.pop()
+
+    def _observe_end(self, active: _Active) -> None:
+        seconds = time.monotonic() - active.started
+        self.observer.finished(active.stream.request, seconds=seconds, cancelled=active.stream.cancelled.is_set())
