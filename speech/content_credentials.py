@@ -24,6 +24,7 @@ from importlib import metadata
 from pathlib import Path
 
 import c2pa
+import numpy as np
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -33,6 +34,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
+from . import audio
 from .audio import CONTENT_TYPES
 
 EMBEDDED_FORMATS = ("wav", "mp3", "flac")  # the formats of ours c2pa embeds a manifest in (checked by the tests)
@@ -127,9 +129,23 @@ _lock = threading.Lock()
 @cache
 def _cached_credentials() -> Credentials:
     if settings.CSM_C2PA_CERT or settings.CSM_C2PA_KEY:
-        return configured_credentials(settings.CSM_C2PA_CERT, settings.CSM_C2PA_KEY)
-    key, chain = _split_bundle(development_credentials())
-    return Credentials(chain=chain, key=key, alg=c2pa.C2paSigningAlg.ES256, development=True)
+        loaded = configured_credentials(settings.CSM_C2PA_CERT, settings.CSM_C2PA_KEY)
+    else:
+        key, chain = _split_bundle(development_credentials())
+        loaded = Credentials(chain=chain, key=key, alg=c2pa.C2paSigningAlg.ES256, development=True)
+    _check_signing(loaded)
+    return loaded
+
+
+def _check_signing(loaded: Credentials) -> None:
+    """Signs an empty WAV: c2pa checks the certificate's profile (key usages, chain) only when it signs."""
+    empty = audio.encode(np.zeros(0, dtype=np.float32), "wav")
+    try:
+        _sign(loaded, empty, "wav", Claims(request_id="self-check"), embed=True)
+    except c2pa.C2paError as error:
+        raise SigningUnavailable(
+            f"c2pa refuses the signing certificate ({error}); see docs/provenance.md for what it needs."
+        ) from error
 
 
 def credentials() -> Credentials:
@@ -308,13 +324,16 @@ def sign(data: bytes, fmt: str, claims: Claims, *, sidecar: bool = False) -> Sig
     `sidecar`, the unchanged file and a sidecar manifest, and without it the file as it is (unsigned)."""
     if fmt not in EMBEDDED_FORMATS and not sidecar:
         return Signed(data)
-    signer = credentials()
+    return _sign(credentials(), data, fmt, claims, embed=fmt in EMBEDDED_FORMATS)
+
+
+def _sign(signer: Credentials, data: bytes, fmt: str, claims: Claims, *, embed: bool) -> Signed:
     with (
         c2pa.Signer.from_info(c2pa.C2paSignerInfo(signer.alg, signer.chain, signer.key, None)) as c2pa_signer,
         c2pa.Builder(manifest_definition(fmt, claims), context=c2pa.Context.from_dict(_OFFLINE)) as builder,
     ):
         output = io.BytesIO()
-        if fmt in EMBEDDED_FORMATS:
+        if embed:
             builder.sign(c2pa_signer, CONTENT_TYPES[fmt], io.BytesIO(data), output)
             return Signed(output.getvalue())
         builder.set_no_embed()  # a data hash over the whole file, kept apart from it
