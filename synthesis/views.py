@@ -229,6 +229,11 @@ class VerifyView(AsyncAPIView):
         ),
         request={"multipart/form-data": VerifySerializer},
         responses={200: VerificationSerializer, **error_responses(400, 401, 413)},
+        examples=[
+            OpenApiExample(
+                "A file to check (attach it as file)", value={}, request_only=True, media_type="multipart/form-data"
+            )
+        ],
     )
     async def post(self, request):
         serializer = VerifySerializer(data=request.data)
