@@ -30,12 +30,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from . import audio
 from .audio import CONTENT_TYPES
+from .errors import SigningUnavailable
 
 EMBEDDED_FORMATS = ("wav", "mp3", "flac")  # the formats of ours c2pa embeds a manifest in (checked by the tests)
 CREATED = "c2pa.created"
@@ -49,10 +49,6 @@ DEVELOPMENT_NOTICE = (
 )
 _OFFLINE = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}}
 _CLAIM_KEYS = ("clip_id", "request_id", "voice_id", "consent_id")
-
-
-class SigningUnavailable(ImproperlyConfigured):
-    """The configured key or certificate cannot be used."""
 
 
 def software_version() -> str:
@@ -168,7 +164,8 @@ def configured_credentials(cert_path: str, key_path: str) -> Credentials:
         certificates = x509.load_pem_x509_certificates(chain)
         private_key = serialization.load_pem_private_key(key, password=None)
     except (OSError, ValueError, TypeError) as error:
-        raise SigningUnavailable(f"CSM_C2PA_CERT / CSM_C2PA_KEY cannot be used: {error}") from error
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error  # no paths in answers
+        raise SigningUnavailable(f"CSM_C2PA_CERT / CSM_C2PA_KEY cannot be used: {reason}.") from error
     if certificates[0].public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     ) != private_key.public_key().public_bytes(

@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from speech import content_credentials as cc
+from tests.conftest import LiveServer, _database_url
 from tests.keys import Client, new_key
 
 SPEECH = {"model": "tts-1", "voice": "alloy", "input": "Hello there.", "max_audio_length_ms": 480}
@@ -99,6 +100,10 @@ def test_other_clips_get_a_sidecar_manifest(api, sample_path, fmt):
     altered = verify(api, flipped(stored), sidecar.content)
     assert altered["manifest_present"] and not altered["valid"]
 
+    name = clip.manifest.name
+    clip.delete()  # the sidecar goes with the clip
+    assert not clip.manifest.storage.exists(name)
+
 
 def test_verify_answers_for_signed_altered_and_unsigned_files(api, sample_path):
     signed = api.post("/v1/audio/speech", json={**SPEECH, "response_format": "mp3"}).content
@@ -160,3 +165,28 @@ def test_the_admin_says_so_too(admin_client, settings, tmp_path):
     assert "development certificate" in page.content.decode()
     assert admin_client.get(f"/media/{cc.DEVELOPMENT_NAME}").status_code == 404  # the key is not served
     assert admin_client.get(f"/media/clips/../{cc.DEVELOPMENT_NAME}").status_code == 404
+
+
+def test_a_server_that_cannot_sign_says_so_and_answers_503(tmp_path):
+    """CSM_C2PA_CERT naming a missing file: /health is 503 naming the part, and signed output is refused with
+    503 signing_unavailable (never an unsigned file); streamed output, which is not signed, still works."""
+    from django.db import connection
+
+    server = LiveServer(
+        database_url=_database_url(connection.settings_dict),
+        extra_env={"CSM_C2PA_CERT": str(tmp_path / "missing.pem"), "CSM_C2PA_KEY": str(tmp_path / "missing.key")},
+    )
+    try:
+        client = Client(server)
+        health = client.get("/health")
+        assert health.status_code == 503
+        part = health.json()["content_credentials"]
+        assert part["status"] == "unavailable" and "No such file" in part["error"]
+        assert str(tmp_path) not in part["error"]
+        response = client.post("/v1/audio/speech", json={**SPEECH, "response_format": "wav"})
+        assert response.status_code == 503, response.text
+        assert response.json()["error"]["code"] == "signing_unavailable"
+        streamed = client.post("/v1/audio/speech", json={**SPEECH, "response_format": "wav", "stream": True})
+        assert streamed.status_code == 200
+    finally:
+        server.stop()
