@@ -127,7 +127,12 @@ def _cached_credentials() -> Credentials:
     if settings.CSM_C2PA_CERT or settings.CSM_C2PA_KEY:
         loaded = configured_credentials(settings.CSM_C2PA_CERT, settings.CSM_C2PA_KEY)
     else:
-        key, chain = _split_bundle(development_credentials())
+        try:
+            bundle = development_credentials()
+        except OSError as error:  # a media folder the server cannot write
+            reason = error.strerror or error
+            raise SigningUnavailable(f"The development certificate cannot be kept in media: {reason}.") from error
+        key, chain = _split_bundle(bundle)
         loaded = Credentials(chain=chain, key=key, alg=c2pa.C2paSigningAlg.ES256, development=True)
     _check_signing(loaded)
     return loaded
@@ -360,12 +365,15 @@ def verify(data: bytes, *, manifest: bytes | None = None) -> Verification:
         )
     except c2pa.C2paError as error:
         return Verification(manifest_present=manifest is not None, message=f"The manifest cannot be read: {error}")
-    with reader:
-        state = reader.get_validation_state()
-        report = json.loads(reader.json())
-        active = report.get("manifests", {}).get(report.get("active_manifest"), {})
-        certificate = _signing_certificate(json.loads(reader.crjson()), active.get("label"))
-        embedded = reader.is_embedded()
+    try:
+        with reader:
+            state = reader.get_validation_state()
+            report = json.loads(reader.json())
+            active = report.get("manifests", {}).get(report.get("active_manifest"), {})
+            certificate = _signing_certificate(json.loads(reader.crjson()), active.get("label"))
+            embedded = reader.is_embedded()
+    except (c2pa.C2paError, ValueError) as error:
+        return Verification(manifest_present=True, message=f"The manifest cannot be read: {error}")
     valid = state in ("Valid", "Trusted")
     ours_signed = state == "Trusted" and certificate == _certificate_id(ours.certificate)
     return Verification(

@@ -307,3 +307,12 @@ def test_verify_never_fetches_a_remote_manifest():
         web.shutdown()
     assert not result.manifest_present and "remote" in result.message
     assert requested == []
+
+
+def test_a_media_folder_that_cannot_be_written_is_reported(settings, tmp_path):
+    (tmp_path / "not-a-folder").write_text("")
+    settings.MEDIA_ROOT = str(tmp_path / "not-a-folder" / "media")
+    cc.reset_credentials()
+    with pytest.raises(cc.SigningUnavailable, match="cannot be kept in media") as raised:
+        cc.credentials()
+    assert raised.value.status == 503 and raised.value.code == "signing_unavailable"
