@@ -316,3 +316,10 @@ def test_a_media_folder_that_cannot_be_written_is_reported(settings, tmp_path):
     with pytest.raises(cc.SigningUnavailable, match="cannot be kept in media") as raised:
         cc.credentials()
     assert raised.value.status == 503 and raised.value.code == "signing_unavailable"
+
+
+def test_the_embedded_formats_are_those_c2pa_embeds_in():
+    """What docs/provenance.md says: c2pa embeds in our wav, mp3 and flac, and in none of the others."""
+    supported = set(c2pa.Builder.get_supported_mime_types())
+    embeddable = {fmt for fmt, content_type in audio.CONTENT_TYPES.items() if content_type in supported}
+    assert embeddable == set(cc.EMBEDDED_FORMATS)
