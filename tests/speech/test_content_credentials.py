@@ -323,3 +323,14 @@ def test_the_embedded_formats_are_those_c2pa_embeds_in():
     supported = set(c2pa.Builder.get_supported_mime_types())
     embeddable = {fmt for fmt, content_type in audio.CONTENT_TYPES.items() if content_type in supported}
     assert embeddable == set(cc.EMBEDDED_FORMATS)
+
+
+def test_signing_from_several_threads_at_once():
+    """Requests sign in worker threads side by side: each file gets its own valid manifest."""
+    data = encoded("wav")
+    with ThreadPoolExecutor(4) as pool:
+        signed = list(pool.map(lambda n: cc.sign(data, "wav", cc.Claims(clip_id=f"clip-{n}")).data, range(16)))
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(cc.verify, signed))
+    assert all(result.valid and result.signed_by_this_server for result in results)
+    assert [result.claims["clip_id"] for result in results] == [f"clip-{n}" for n in range(16)]
