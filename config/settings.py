@@ -178,3 +178,9 @@ CSM_METRICS_KEY = env_str("CSM_METRICS_KEY")  # when set, GET /metrics needs `Au
 CSM_RATE_LIMIT = env_str("CSM_RATE_LIMIT", "" if DEBUG else "60/min")  # synthesis requests per key; empty: no limit
 CSM_DEFAULT_VOICE = env_str("CSM_DEFAULT_VOICE")  # a saved voice id or name for unmapped built-in names
 CSM_AUDIO_URL_TTL = env_int("CSM_AUDIO_URL_TTL", 3600)  # seconds a signed /v1/audio/<file> URL stays valid
+
+# Content Credentials (C2PA, see docs/provenance.md): a PEM certificate chain and its private key. Without them
+# a development certificate is made on first use and kept in media (c2pa/), flagged in /health and the admin.
+CSM_C2PA_CERT = env_str("CSM_C2PA_CERT")
+CSM_C2PA_KEY = env_str("CSM_C2PA_KEY")
+CSM_C2PA_VOICE_IDS = env_bool("CSM_C2PA_VOICE_IDS", False)  # put the voice's and consent's ids in manifests

@@ -1,6 +1,9 @@
+import posixpath
+
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
+from django.http import Http404
 from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView, SpectacularSwaggerView
@@ -8,6 +11,14 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView, 
 from config.errors import not_found
 from config.metrics import metrics
 from config.pages import static_page
+
+
+def media(request, path: str):
+    """A file of the local media, except c2pa/, where the development signing key is kept."""
+    if posixpath.normpath(path).lstrip("/").startswith("c2pa/"):
+        raise Http404
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
+
 
 handler400 = "config.errors.bad_request"
 handler404 = "config.errors.not_found"
@@ -21,7 +32,7 @@ urlpatterns = [
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("redoc", SpectacularRedocView.as_view(url_name="schema", template_name="synthesis/redoc.html"), name="redoc"),
     # Local media (samples, recordings, clips) for the admin's players: staff only. Clients use /v1/audio/.
-    path("media/<path:path>", staff_member_required(serve), {"document_root": settings.MEDIA_ROOT}),
+    path("media/<path:path>", staff_member_required(media)),
     path("", include("voices.urls")),  # before synthesis: its v1/audio/<filename> would catch voices and models
     path("", include("streaming.urls")),
     path("", include("synthesis.urls")),

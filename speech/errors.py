@@ -114,6 +114,14 @@ class ServiceUnavailable(ServiceError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class SigningUnavailable(ServiceUnavailable):
+    """Content Credentials cannot be signed: the configured certificate or key is unusable, or the development
+    certificate cannot be made or read."""
+
+    code = "signing_unavailable"
+    retry_after = 60
+
+
 class SessionTextFull(ServiceError):
     """More text waiting to be spoken in a streaming session than CSM_MAX_SESSION_TEXT_CHARS."""
 

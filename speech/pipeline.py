@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 import numpy as np
 from django.conf import settings
 
-from . import audio
+from . import audio, content_credentials
 from .engine.prompt import Segment
 from .engine.worker import ContextOverflow, EngineFailure, QueueFull, SpeechRequest, SpeechStream
 from .errors import ContextTooLong, EngineBusy, GenerationFailed
@@ -97,6 +97,19 @@ async def synthesize(voice: Voice, text: str, *, speed: float = 1.0, kind: str =
 async def encode(pcm: np.ndarray, fmt: str) -> bytes:
     """One file of `fmt` with the provenance metadata, encoded off the event loop."""
     return await asyncio.to_thread(audio.encode, pcm, fmt, metadata=provenance())
+
+
+async def encode_signed(
+    pcm: np.ndarray, fmt: str, *, claims: content_credentials.Claims, sidecar: bool = False
+) -> content_credentials.Signed:
+    """One file of `fmt` with the provenance metadata and signed Content Credentials (embedded in wav, mp3 and
+    flac; for the other formats a sidecar manifest when `sidecar`), encoded and signed off the event loop."""
+
+    def encode_and_sign() -> content_credentials.Signed:
+        data = audio.encode(pcm, fmt, metadata=provenance())
+        return content_credentials.sign(data, fmt, claims, sidecar=sidecar)
+
+    return await asyncio.to_thread(encode_and_sign)
 
 
 async def started(body: AsyncIterator) -> AsyncIterator:

@@ -1,5 +1,6 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from speech.content_credentials import DEVELOPMENT_NOTICE, SigningUnavailable, credentials
 from voices.admin import audio_player
 
 from .models import Clip
@@ -12,7 +13,7 @@ class ClipAdmin(admin.ModelAdmin):
     search_fields = ["text", "voice_sample_text", "voice__id", "voice__name", "consent__id"]
     readonly_fields = [
         "id", "text", "parameters", "output_format", "voice_sample", "voice_sample_text",
-        "file", "duration_seconds", "owner", "voice", "consent", "created_at", "player", "sample_player",
+        "file", "manifest", "duration_seconds", "owner", "voice", "consent", "created_at", "player", "sample_player",
     ]  # fmt: skip
     date_hierarchy = "created_at"
 
@@ -33,3 +34,23 @@ class ClipAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def changelist_view(self, request, extra_context=None):
+        _signing_notice(request)
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        _signing_notice(request)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+def _signing_notice(request) -> None:
+    """Tells the admin when the clips' Content Credentials are signed with the development certificate (their
+    signatures come from no trusted authority) or cannot be signed at all."""
+    try:
+        development = credentials().development
+    except SigningUnavailable as error:
+        messages.error(request, f"Content Credentials cannot be signed: {error}")
+        return
+    if development:
+        messages.warning(request, DEVELOPMENT_NOTICE)

@@ -1,4 +1,5 @@
-"""What /health reports: the database, the cache, the channel layer and the model, each on its own.
+"""What /health reports: the database, the cache, the channel layer, the model and the signing of Content
+Credentials, each on its own (signing with a development certificate works, and says so in a `warning`).
 
 The service can serve when every dependency answers and the model is ready. Each check is bounded in time
 (the database by its connect and statement timeouts, the cache by its socket timeouts, the channel layer
@@ -16,6 +17,7 @@ from channels.layers import get_channel_layer
 from django.core.cache import cache
 from django.db import connection
 
+from speech.content_credentials import signing_status
 from speech.runtime import engine_state
 
 logger = logging.getLogger(__name__)
@@ -30,6 +32,7 @@ async def health_report() -> tuple[bool, dict]:
         "database": await sync_to_async(_database)(),
         "cache": await sync_to_async(_cache)(),
         "channel_layer": await _channel_layer(),
+        "content_credentials": await sync_to_async(signing_status)(),
     }
     model = engine_state()
     serving = all(check["status"] == "ok" for check in checks.values()) and model["status"] == "ready"

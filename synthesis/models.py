@@ -18,6 +18,10 @@ class Clip(models.Model):
     voice_sample = models.FileField(upload_to="samples/", blank=True)
     voice_sample_text = models.TextField(blank=True)
     file = models.FileField(upload_to="clips/")
+    manifest = models.FileField(
+        upload_to="clips/", blank=True,
+        help_text="The sidecar C2PA manifest of a format that cannot embed one (opus, aac, pcm).",
+    )  # fmt: skip
     duration_seconds = models.FloatField()
     owner = owner_field(related_name="clips")
     voice = models.ForeignKey(

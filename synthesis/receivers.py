@@ -8,6 +8,6 @@ from .models import Clip
 
 @receiver(post_delete, sender=Clip)
 def delete_clip_files(sender, instance: Clip, **kwargs) -> None:
-    for field in (instance.file, instance.voice_sample):
+    for field in (instance.file, instance.manifest, instance.voice_sample):
         if field:
             field.storage.delete(field.name)

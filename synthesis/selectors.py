@@ -50,4 +50,16 @@ def clip_for_download(*, filename: str, owner: ApiKey | None, signature: str | N
 
 def clip_url(clip: Clip) -> str:
     """The URL handed out for a clip: signed when reading it needs a key (it has an owner, or keys are required)."""
-    return audio_url(clip.filename, signed=clip.owner_id is not None or settings.CSM_REQUIRE_API_KEY)
+    return audio_url(clip.filename, signed=_needs_signature(clip))
+
+
+def clip_manifest_url(clip: Clip) -> str | None:
+    """The URL of a clip's sidecar manifest (`<audio path>.c2pa`, with the audio URL's signature); None for a
+    clip whose file embeds its manifest."""
+    if not clip.manifest:
+        return None
+    return audio_url(clip.filename, signed=_needs_signature(clip), suffix=".c2pa")
+
+
+def _needs_signature(clip: Clip) -> bool:
+    return clip.owner_id is not None or settings.CSM_REQUIRE_API_KEY

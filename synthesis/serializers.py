@@ -55,7 +55,59 @@ class VoiceCloneSerializer(DefaultSamplingFields):
 
 class VoiceCloneResultSerializer(serializers.Serializer):
     audio_url = serializers.CharField()
+    manifest_url = serializers.CharField(
+        allow_null=True,
+        help_text="The clip's sidecar C2PA manifest (opus, aac, pcm); null when the file embeds it (wav, mp3, flac).",
+    )
     duration_seconds = serializers.FloatField()
+
+
+class VerifySerializer(serializers.Serializer):
+    file = AudioUploadField(help_text="The audio file to check, at most 10 MiB.")
+    manifest = AudioUploadField(
+        required=False,
+        allow_null=True,
+        help_text="Its sidecar manifest (a `.c2pa` file), for a file without one inside.",
+    )
+
+
+class ValidationStatusSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="A C2PA validation status code, e.g. assertion.dataHash.mismatch.")
+    explanation = serializers.CharField()
+
+
+class SignerSerializer(serializers.Serializer):
+    common_name = serializers.CharField(allow_null=True)
+    issuer = serializers.CharField(allow_null=True, help_text="The signing certificate's organization.")
+
+
+class ManifestClaimsSerializer(serializers.Serializer):
+    """What the active manifest says about the file."""
+
+    title = serializers.CharField(allow_null=True)
+    action = serializers.CharField(allow_null=True, help_text="c2pa.created for what this server makes.")
+    digital_source_type = serializers.CharField(allow_null=True)
+    software_agent = serializers.JSONField(allow_null=True, help_text="name, version and model.")
+    when = serializers.CharField(allow_null=True, help_text="When it was made (ISO 8601, UTC).")
+    clip_id = serializers.CharField(allow_null=True, help_text="The stored clip it is.")
+    request_id = serializers.CharField(allow_null=True, help_text="The request that made it, for a file not stored.")
+    voice_id = serializers.CharField(allow_null=True, help_text="Only where the operator includes voice ids.")
+    consent_id = serializers.CharField(allow_null=True, help_text="Only where the operator includes voice ids.")
+    claim_generator = serializers.JSONField()
+    signer = SignerSerializer()
+
+
+class VerificationSerializer(serializers.Serializer):
+    """What `POST /v1/audio/verify` answers."""
+
+    object = serializers.CharField(default="audio.verification", read_only=True)
+    manifest_present = serializers.BooleanField(help_text="Whether a C2PA manifest was found.")
+    embedded = serializers.BooleanField(help_text="Whether it is inside the file (not a sidecar).")
+    valid = serializers.BooleanField(help_text="Signature valid and the file unchanged since it was signed.")
+    signed_by_this_server = serializers.BooleanField(help_text="Valid, and signed with this server's certificate.")
+    validation_status = ValidationStatusSerializer(many=True, help_text="What the C2PA library reported as not right.")
+    claims = ManifestClaimsSerializer(allow_null=True)
+    message = serializers.CharField(allow_blank=True)
 
 
 class ModelSerializer(serializers.Serializer):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import uuid
@@ -14,7 +15,8 @@ from django.db import IntegrityError, transaction
 
 from accounts import streams
 from accounts.models import ApiKey
-from speech import audio, pipeline
+from speech import audio, content_credentials, pipeline
+from speech.content_credentials import Claims, Signed, Verification
 from speech.errors import InvalidAudio
 from speech.storage import saved_together
 from speech.voice import DEFAULT_SPEAKER, Voice
@@ -91,7 +93,14 @@ async def create_speech(
     if streaming:
         return await stream_speech(spoken, text, fmt=response_format, sampling=sampling, owner=owner, speed=speed)
     pcm = await pipeline.synthesize(spoken, text, speed=speed, **sampling)
-    return Speech(await pipeline.encode(pcm, response_format), audio.CONTENT_TYPES[response_format])
+    claims = _claims(spoken, request_id=str(uuid.uuid4()))
+    signed = await pipeline.encode_signed(pcm, response_format, claims=claims)
+    return Speech(signed.data, audio.CONTENT_TYPES[response_format])
+
+
+def _claims(voice: Voice, *, clip_id: str | None = None, request_id: str | None = None) -> Claims:
+    """What a file's Content Credentials say about it (the voice's ids go in only where the operator asks)."""
+    return Claims(clip_id=clip_id, request_id=request_id, voice_id=voice.saved_voice_id, consent_id=voice.consent_id)
 
 
 async def stream_speech(
@@ -160,16 +169,24 @@ async def create_clip(
 async def synthesize_clip(
     voice: Voice, text: str, *, output_format: str, parameters: dict, owner: ApiKey | None = None
 ) -> Clip:
-    """Generates, encodes and stores a clip with what was asked, owned by `owner` (None without a key)."""
+    """Generates, encodes, signs and stores a clip with what was asked, owned by `owner` (None without a key).
+    A format that cannot embed its Content Credentials gets them as a sidecar manifest, stored with it."""
     pcm = await pipeline.synthesize(voice, text, kind="clone", **pipeline.sampling_of(parameters))
-    data = await pipeline.encode(pcm, output_format)
-    return await sync_to_async(_save_clip)(voice, text, output_format, parameters, data, len(pcm), owner)
+    clip_id = uuid.uuid4()
+    signed = await pipeline.encode_signed(pcm, output_format, claims=_claims(voice, clip_id=str(clip_id)), sidecar=True)
+    return await sync_to_async(_save_clip)(clip_id, voice, text, output_format, parameters, signed, len(pcm), owner)
 
 
 def _save_clip(
-    voice: Voice, text: str, output_format: str, parameters: dict, data: bytes, samples: int, owner: ApiKey | None
+    clip_id: uuid.UUID,
+    voice: Voice,
+    text: str,
+    output_format: str,
+    parameters: dict,
+    signed: Signed,
+    samples: int,
+    owner: ApiKey | None,
 ) -> Clip:
-    clip_id = uuid.uuid4()
     clip = Clip(
         id=clip_id,
         text=text,
@@ -182,18 +199,20 @@ def _save_clip(
         consent_id=voice.consent_id,
     )
     try:
-        return _store_clip(clip, sample=voice.sample, data=data)
+        return _store_clip(clip, sample=voice.sample, signed=signed)
     except IntegrityError:  # the voice went between the check and the commit (SQLite locks nothing): once more
-        return _store_clip(clip, sample=voice.sample, data=data)
+        return _store_clip(clip, sample=voice.sample, signed=signed)
 
 
-def _store_clip(clip: Clip, *, sample: bytes | None, data: bytes) -> Clip:
+def _store_clip(clip: Clip, *, sample: bytes | None, signed: Signed) -> Clip:
     """Saves the clip's row and files together: no file stays without its row."""
-    with saved_together(clip.voice_sample, clip.file), transaction.atomic():
+    with saved_together(clip.voice_sample, clip.file, clip.manifest), transaction.atomic():
         _unlink_deleted_voice(clip)
         if sample:
             clip.voice_sample.save(f"{clip.id.hex}.sample", ContentFile(sample), save=False)
-        clip.file.save(f"{clip.id.hex}.{clip.output_format}", ContentFile(data), save=False)
+        clip.file.save(f"{clip.id.hex}.{clip.output_format}", ContentFile(signed.data), save=False)
+        if signed.sidecar is not None:
+            clip.manifest.save(f"{clip.id.hex}.{clip.output_format}.c2pa", ContentFile(signed.sidecar), save=False)
         clip.save(force_insert=True)
     return clip
 
@@ -207,3 +226,8 @@ def _unlink_deleted_voice(clip: Clip) -> None:
         VoiceConsent.objects.select_for_update().filter(pk=clip.consent_id).exists()
     ):
         clip.consent_id = None
+
+
+async def verify_audio(*, data: bytes, manifest: bytes | None = None) -> Verification:
+    """Reads and checks a file's Content Credentials (embedded, or the sidecar `manifest`), off the event loop."""
+    return await asyncio.to_thread(content_credentials.verify, data, manifest=manifest)

@@ -30,7 +30,8 @@ def signature_valid(filename: str, signature: str | None) -> bool:
     return True
 
 
-def audio_url(filename: str, *, signed: bool) -> str:
-    """`/v1/audio/<filename>`, with `?sig=` when the clip needs a credential to be read."""
-    path = f"/v1/audio/{filename}"
+def audio_url(filename: str, *, signed: bool, suffix: str = "") -> str:
+    """`/v1/audio/<filename><suffix>`, with `?sig=` (the signature of `filename`) when the clip needs a credential
+    to be read; `suffix` ".c2pa" is its sidecar manifest, read with the clip's own signature."""
+    path = f"/v1/audio/{filename}{suffix}"
     return f"{path}?{urlencode({'sig': sign_filename(filename)})}" if signed else path

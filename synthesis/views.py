@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 
@@ -14,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.throttling import SynthesisRateThrottle
-from speech import audio, pipeline
+from speech import audio, content_credentials, pipeline
 from speech.errors import NotFound
 from speech.runtime import MODEL_IDS, MODELS_CREATED
 from speech.serializers import ErrorSerializer, error_responses
@@ -26,6 +27,8 @@ from .serializers import (
     ModelListSerializer,
     ModelSerializer,
     SpeechSerializer,
+    VerificationSerializer,
+    VerifySerializer,
     VoiceCloneResultSerializer,
     VoiceCloneSerializer,
 )
@@ -131,7 +134,11 @@ class VoiceCloneView(AsyncAPIView):
         if data["stream"]:
             return _response(await services.stream_voice_clone(**fields))
         clip = await services.create_clip(**fields)
-        result = {"audio_url": selectors.clip_url(clip), "duration_seconds": clip.duration_seconds}
+        result = {
+            "audio_url": selectors.clip_url(clip),
+            "manifest_url": selectors.clip_manifest_url(clip),
+            "duration_seconds": clip.duration_seconds,
+        }
         return Response(VoiceCloneResultSerializer(result).data)
 
 
@@ -176,6 +183,67 @@ class AudioFileView(APIView):
             return HttpResponse(status=416, headers=headers)
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
         return HttpResponse(data[start : end + 1], status=206, content_type=content_type, headers=headers)
+
+
+class ManifestFileView(APIView):
+    permission_classes = [AllowAny]  # as for the clip itself: the owner's key, or the clip URL's signature
+
+    @extend_schema(
+        operation_id="getAudioManifest",
+        summary="A stored clip's sidecar C2PA manifest",
+        description=(
+            "The signed Content Credentials of a clip whose format cannot embed them (opus, aac, pcm), bound to the "
+            "clip's exact bytes. Read with the clip's own rules: the owner's key, or the clip URL's `sig`. 404 for "
+            "a wav, mp3 or flac clip, which carries its manifest inside the file."
+        ),
+        parameters=[OpenApiParameter("sig", str, description="The signature of the clip's audio_url.")],
+        responses={
+            (200, content_credentials.MANIFEST_CONTENT_TYPE): OpenApiTypes.BINARY,
+            401: ErrorSerializer,
+            404: ErrorSerializer,
+        },
+    )
+    def get(self, request, filename: str):
+        clip = selectors.clip_for_download(
+            filename=filename, owner=request.auth, signature=request.query_params.get("sig")
+        )
+        if not clip.manifest:
+            raise NotFound("This clip carries its Content Credentials inside the audio file; it has no sidecar.")
+        try:
+            with clip.manifest.open("rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            raise NotFound("Manifest not found.") from None
+        return HttpResponse(data, content_type=content_credentials.MANIFEST_CONTENT_TYPE)
+
+
+class VerifyView(AsyncAPIView):
+    @extend_schema(
+        operation_id="verifyAudio",
+        summary="Check an audio file's Content Credentials (C2PA)",
+        description=(
+            "Multipart upload of `file` (and, for a file whose manifest is a sidecar, that `.c2pa` file as "
+            "`manifest`). Answers whether a manifest is present, whether it is valid (signature good and the file "
+            "unchanged since signing), whether this server's certificate signed it, and what it claims. Nothing is "
+            "fetched over the network (no remote manifests, no OCSP)."
+        ),
+        request={"multipart/form-data": VerifySerializer},
+        responses={200: VerificationSerializer, **error_responses(400, 401, 413)},
+        examples=[
+            OpenApiExample(
+                "A file to check (attach it as file)", value={}, request_only=True, media_type="multipart/form-data"
+            )
+        ],
+    )
+    async def post(self, request):
+        serializer = VerifySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        manifest = data.get("manifest")
+        verification = await services.verify_audio(
+            data=data["file"].read(), manifest=manifest.read() if manifest else None
+        )
+        return Response(VerificationSerializer(dataclasses.asdict(verification)).data)
 
 
 def _model(model_id: str) -> dict:
@@ -232,6 +300,8 @@ ENDPOINTS = [
     ("POST", "/v1/audio/voice_consents", "Upload a voice consent recording"),
     ("POST", "/v1/voice-clone", "Clone a voice from a sample and speak text with it"),
     ("GET", "/v1/audio/{filename}", "A stored clip"),
+    ("GET", "/v1/audio/{filename}.c2pa", "A stored clip's sidecar C2PA manifest (opus, aac, pcm)"),
+    ("POST", "/v1/audio/verify", "Check an audio file's Content Credentials (C2PA)"),
     ("POST", "/v1/streaming-session", "Create a streaming session"),
     ("POST", "/v1/stream-text", "Add text to a streaming session"),
     ("GET", "/v1/ws/stream-text/{session_id}", "WebSocket: stream text in, audio out"),

@@ -14,7 +14,7 @@ from tests.keys import SAMPLE, Client, create_consent
 from tests.streaming.conftest import create_session
 from tests.test_pages import external_references
 
-UPLOADS = {"audio_file", "audio_sample", "recording"}
+UPLOADS = {"audio_file", "audio_sample", "recording", "file"}
 
 
 def test_redoc_is_fully_offline(api):
@@ -54,7 +54,7 @@ def test_every_request_example_succeeds_against_the_live_server(server, sample_p
     examples = request_examples(schema)
     assert {path for _, path, _, _ in examples} == {
         "/v1/audio/speech", "/v1/voice-clone", "/v1/streaming-session", "/v1/stream-text", "/v1/audio/voices",
-        "/v1/audio/voice_consents", "/v1/audio/voice_consents/{consent_id}",
+        "/v1/audio/voice_consents", "/v1/audio/voice_consents/{consent_id}", "/v1/audio/verify",
     }  # fmt: skip
     for method, path, content_type, value in examples:
         consent = create_consent(client, name="Swagger")["id"]

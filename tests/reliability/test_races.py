@@ -5,6 +5,7 @@ between the service's read of the parent row and its save."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import torch
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from speech.content_credentials import Signed
 from speech.engine.prompt import Segment
 from speech.errors import NotFound
 from speech.voice import Voice as SpokenVoice
@@ -113,6 +115,7 @@ def test_a_clip_whose_row_cannot_be_saved_leaves_no_file(monkeypatch):
     monkeypatch.setattr(Clip, "save", refuse)
     before = media_files("clips"), media_files("samples")
     spoken = SpokenVoice(speaker=0, context=[], sample=SAMPLE.read_bytes())
+    signed = Signed(b"OggS....", sidecar=b"manifest")  # an opus clip: its sidecar manifest goes too
     with pytest.raises(RuntimeError):
-        services._save_clip(spoken, "Hi.", "wav", {}, b"RIFF....", 2400, None)
+        services._save_clip(uuid.uuid4(), spoken, "Hi.", "opus", {}, signed, 2400, None)
     assert (media_files("clips"), media_files("samples")) == before
