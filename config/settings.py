@@ -35,6 +35,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.middleware.ServedByMiddleware",  # X-Served-By: CSM_SERVER_NAME, when set
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -160,6 +161,12 @@ CSM_COMPILE = env_bool("CSM_COMPILE", False)
 CSM_CUDA_GRAPHS = env_bool("CSM_CUDA_GRAPHS", True)  # replay each frame's steps as CUDA graphs (CUDA only)
 CSM_CLIP_RETENTION_DAYS = env_int("CSM_CLIP_RETENTION_DAYS", 7)
 CSM_SESSION_TTL_SECONDS = env_int("CSM_SESSION_TTL_SECONDS", 3600)
+# Housekeeping in the server process (config/housekeeping.py): every so many seconds (0: off, e.g. for cron),
+# expired sessions and clips are deleted, and media files no row refers to once they are this old.
+CSM_HOUSEKEEPING_INTERVAL_SECONDS = env_int("CSM_HOUSEKEEPING_INTERVAL_SECONDS", 300)
+CSM_ORPHAN_FILE_AGE_SECONDS = env_int("CSM_ORPHAN_FILE_AGE_SECONDS", 86_400)
+# Names this process in an X-Served-By response header (one name per replica; unset: no header).
+CSM_SERVER_NAME = env_str("CSM_SERVER_NAME")
 # What one request may hold: its audio (all pieces or segments together), a session's text waiting to be
 # spoken, and the streams (streamed responses and WebSockets) one key may have open at once in a process.
 CSM_MAX_AUDIO_SECONDS = env_int("CSM_MAX_AUDIO_SECONDS", 420)

@@ -7,10 +7,13 @@ import binascii
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts import streams
 from accounts.models import ApiKey
@@ -200,3 +203,14 @@ def _unlink_deleted_voice(clip: Clip) -> None:
         VoiceConsent.objects.select_for_update().filter(pk=clip.consent_id).exists()
     ):
         clip.consent_id = None
+
+
+def purge_expired_clips(*, days: int | None = None) -> int:
+    """Deletes the clips older than `days` (CSM_CLIP_RETENTION_DAYS by default), rows and files; returns how many.
+    Used by the purge_clips command and the server's housekeeping."""
+    days = settings.CSM_CLIP_RETENTION_DAYS if days is None else days
+    deleted = 0
+    for clip in Clip.objects.filter(created_at__lt=timezone.now() - timedelta(days=days)).iterator():
+        clip.delete()  # one by one: the post_delete receiver removes the files
+        deleted += 1
+    return deleted
