@@ -105,6 +105,9 @@ class Deployment:
     def stop(self) -> None:
         self.nginx.stop()
         for replica in self.replicas:
+            if replica.process.poll() is None:
+                replica.process.terminate()  # all at once; stop() then waits for each
+        for replica in self.replicas:
             replica.stop()
         if self.s3 is not None:
             self.s3.stop()
@@ -121,8 +124,12 @@ def start(
         env.update(moto.env)
     replicas: list[LiveServer] = []
     try:
-        for name in ("replica-a", "replica-b"):
-            replicas.append(LiveServer(database_url=database_url, extra_env={**env, "CSM_SERVER_NAME": name}))
+        for name in ("replica-a", "replica-b"):  # started together, then waited for
+            replicas.append(
+                LiveServer(database_url=database_url, extra_env={**env, "CSM_SERVER_NAME": name}, wait=False)
+            )
+        for replica in replicas:
+            replica.wait_ready()
         front = Nginx([replica.port for replica in replicas], workdir)
     except BaseException:
         for replica in replicas:
