@@ -37,7 +37,8 @@ REGION = "us-east-1"
 
 
 class MotoS3:
-    """moto's S3-compatible server in a subprocess, with one bucket; `env` points django-storages at it."""
+    """moto's S3-compatible server in a subprocess; `env` points django-storages at its bucket, which wait_ready()
+    creates once the server answers."""
 
     def __init__(self) -> None:
         self.port = _free_port()
@@ -53,6 +54,8 @@ class MotoS3:
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
         }
+
+    def wait_ready(self) -> None:
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -128,6 +131,8 @@ def start(
             replicas.append(
                 LiveServer(database_url=database_url, extra_env={**env, "CSM_SERVER_NAME": name}, wait=False)
             )
+        if moto is not None:
+            moto.wait_ready()
         for replica in replicas:
             replica.wait_ready()
         front = Nginx([replica.port for replica in replicas], workdir)
