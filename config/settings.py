@@ -36,6 +36,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.middleware.ServedByMiddleware",  # X-Served-By: CSM_SERVER_NAME, when set
     "django.middleware.security.SecurityMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -104,11 +105,21 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]  # the pages' HTML, CSS and ES modules (static/landing/, ...)
 MEDIA_URL = "media/"
 MEDIA_ROOT = env_str("MEDIA_ROOT", str(BASE_DIR / "media"))
-if env_str("AWS_STORAGE_BUCKET_NAME"):
+AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
+if AWS_STORAGE_BUCKET_NAME:
+    # S3-compatible media (django-storages; the `production` extra). Credentials: AWS_ACCESS_KEY_ID and
+    # AWS_SECRET_ACCESS_KEY, or whatever else boto3 finds (an instance role). Files are private: the admin's links
+    # are presigned URLs, and clients read clips through /v1/audio/ (its own signed URLs).
     STORAGES = {
         "default": {"BACKEND": "storages.backends.s3.S3Storage"},
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL") or None  # MinIO, Ceph, R2, ...; unset for AWS itself
+    AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME") or None
+    AWS_LOCATION = env_str("AWS_LOCATION")  # a folder inside the bucket for everything the server stores
+    AWS_DEFAULT_ACL = None  # the bucket's own policy (private)
+    AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 3600)
+    AWS_S3_FILE_OVERWRITE = False  # a name already taken gets a suffix, as in a local folder
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024  # base64 voice samples in JSON bodies
 FILE_UPLOAD_MAX_MEMORY_SIZE = 11 * 1024 * 1024
 # The HTTP server (config.server): seconds a request's line and headers, then its body, may take to arrive.
@@ -166,6 +177,12 @@ CSM_CUDA_GRAPHS = env_bool("CSM_CUDA_GRAPHS", True)  # replay each frame's steps
 CSM_PREFIX_CACHE_MB = env_int("CSM_PREFIX_CACHE_MB", 512)  # voices' context KV kept on the model's device; 0: off
 CSM_CLIP_RETENTION_DAYS = env_int("CSM_CLIP_RETENTION_DAYS", 7)
 CSM_SESSION_TTL_SECONDS = env_int("CSM_SESSION_TTL_SECONDS", 3600)
+# Housekeeping in the server process (config/housekeeping.py): every so many seconds (0: off, e.g. for cron),
+# expired sessions and clips are deleted, and media files no row refers to once they are this old.
+CSM_HOUSEKEEPING_INTERVAL_SECONDS = env_int("CSM_HOUSEKEEPING_INTERVAL_SECONDS", 300)
+CSM_ORPHAN_FILE_AGE_SECONDS = env_int("CSM_ORPHAN_FILE_AGE_SECONDS", 86_400)
+# Names this process in an X-Served-By response header (one name per replica; unset: no header).
+CSM_SERVER_NAME = env_str("CSM_SERVER_NAME")
 # What one request may hold: its audio (all pieces or segments together), a session's text waiting to be
 # spoken, and the streams (streamed responses and WebSockets) one key may have open at once in a process.
 CSM_MAX_AUDIO_SECONDS = env_int("CSM_MAX_AUDIO_SECONDS", 420)

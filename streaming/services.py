@@ -238,3 +238,13 @@ async def encode_file(pcm: np.ndarray, fmt: str) -> bytes:
     if not pcm.size and fmt != "wav":
         pcm = np.zeros(1, dtype=np.float32)
     return await pipeline.encode(pcm, fmt)
+
+
+def purge_expired_sessions() -> int:
+    """Deletes the sessions past their expiry, rows and uploaded samples; returns how many.
+    Used by the purge_sessions command and the server's housekeeping."""
+    deleted = 0
+    for session in StreamingSession.objects.filter(expires_at__lte=timezone.now()).iterator():
+        session.delete()  # one by one: the post_delete receiver removes the sample file
+        deleted += 1
+    return deleted

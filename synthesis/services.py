@@ -8,10 +8,13 @@ import binascii
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts import streams
 from accounts.models import ApiKey
@@ -231,3 +234,14 @@ def _unlink_deleted_voice(clip: Clip) -> None:
 async def verify_audio(*, data: bytes, manifest: bytes | None = None) -> Verification:
     """Reads and checks a file's Content Credentials (embedded, or the sidecar `manifest`), off the event loop."""
     return await asyncio.to_thread(content_credentials.verify, data, manifest=manifest)
+
+
+def purge_expired_clips(*, days: int | None = None) -> int:
+    """Deletes the clips older than `days` (CSM_CLIP_RETENTION_DAYS by default), rows and files; returns how many.
+    Used by the purge_clips command and the server's housekeeping."""
+    days = settings.CSM_CLIP_RETENTION_DAYS if days is None else days
+    deleted = 0
+    for clip in Clip.objects.filter(created_at__lt=timezone.now() - timedelta(days=days)).iterator():
+        clip.delete()  # one by one: the post_delete receiver removes the files
+        deleted += 1
+    return deleted

@@ -40,7 +40,8 @@ def _database_url(settings_dict: dict) -> str:
 class LiveServer:
     """A Daphne process serving config.asgi:application, sharing the tests' database and media."""
 
-    def __init__(self, *, database_url: str, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, *, database_url: str, extra_env: dict[str, str] | None = None, wait: bool = True) -> None:
+        """Starts the process and, unless `wait` is false (then call wait_ready()), waits until it serves."""
         from django.conf import settings
 
         self.port = _free_port()
@@ -60,9 +61,10 @@ class LiveServer:
         command = [sys.executable, "-m", "config.server", "-b", "127.0.0.1", "-p", str(self.port)]
         command.append("config.asgi:application")
         self.process = subprocess.Popen(command, cwd=REPO_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        self._wait_ready()
+        if wait:
+            self.wait_ready()
 
-    def _wait_ready(self, timeout: float = 120) -> None:
+    def wait_ready(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -8,6 +8,8 @@ _TMP = Path(tempfile.mkdtemp(prefix="csm-tests-"))
 os.environ.setdefault("DEBUG", "1")
 os.environ.setdefault("CSM_MODEL", "tiny-random")
 os.environ.setdefault("MEDIA_ROOT", str(_TMP / "media"))
+# No housekeeping thread in the servers tests start (tests/operations turn it on where they test it).
+os.environ.setdefault("CSM_HOUSEKEEPING_INTERVAL_SECONDS", "0")
 
 from config.settings import *  # noqa: E402,F403
 from config.settings import DATABASES  # noqa: E402

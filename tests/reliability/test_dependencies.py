@@ -46,7 +46,7 @@ class SilentListener:
 class SlowHealthServer(LiveServer):
     """A live server whose /health may take the database's connect timeout to answer."""
 
-    def _wait_ready(self, timeout: float = 120) -> None:
+    def wait_ready(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.process.poll() is None:
             try:

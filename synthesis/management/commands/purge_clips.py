@@ -1,12 +1,9 @@
-"""Deletes clips older than CSM_CLIP_RETENTION_DAYS: the rows and their files."""
-
-from datetime import timedelta
+"""Deletes clips older than CSM_CLIP_RETENTION_DAYS: the rows and their files (for cron; the server also does it)."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.utils import timezone
 
-from synthesis.models import Clip
+from synthesis.services import purge_expired_clips
 
 
 class Command(BaseCommand):
@@ -17,9 +14,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, days: int | None = None, **options) -> None:
         days = settings.CSM_CLIP_RETENTION_DAYS if days is None else days
-        cutoff = timezone.now() - timedelta(days=days)
-        deleted = 0
-        for clip in Clip.objects.filter(created_at__lt=cutoff).iterator():
-            clip.delete()  # the post_delete receiver removes the files
-            deleted += 1
+        deleted = purge_expired_clips(days=days)
         self.stdout.write(f"Deleted {deleted} clip(s) older than {days} day(s).")

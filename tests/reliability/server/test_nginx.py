@@ -5,74 +5,23 @@ bodies over the limit itself, and passes requests and WebSockets through. Skippe
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import socket
-import subprocess
-import time
-from pathlib import Path
 
 import pytest
 import requests
 from websockets.sync.client import connect
 
-from tests.conftest import REPO_DIR, LiveServer, _free_port
+from tests.nginx import NGINX, Nginx
 from tests.reliability.server.test_request_limits import MULTIPART, WAIT, read_response, trickle
 from tests.reliability.server.test_websocket_redis import create_session
 from tests.streaming.conftest import text_message, wav_samples
 
-NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install -y nginx)")
-
-
-class Nginx:
-    """nginx running deploy/nginx.conf, its upstream and port pointed at `server`."""
-
-    def __init__(self, server: LiveServer, workdir: Path) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = (REPO_DIR / "deploy" / "nginx.conf").read_text()
-        for old, new in [
-            ("server 127.0.0.1:8000;", f"server 127.0.0.1:{server.port};"),
-            ("listen 80;", f"listen 127.0.0.1:{self.port};"),
-        ]:
-            assert old in config, f"deploy/nginx.conf no longer has {old!r}"
-            config = config.replace(old, new)
-        (workdir / "nginx.conf").write_text(config)
-        directives = f"daemon off; pid {workdir}/nginx.pid; error_log {workdir}/error.log;"
-        if os.geteuid() == 0:
-            directives += " user root;"  # the workers write request bodies under workdir
-        self.process = subprocess.Popen(
-            [
-                NGINX,
-                "-p",
-                str(workdir),
-                "-c",
-                str(workdir / "nginx.conf"),
-                "-e",
-                str(workdir / "error.log"),
-                "-g",
-                directives,
-            ],
-        )
-        deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"nginx did not start: {(workdir / 'error.log').read_text()[-2000:]}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def nginx(production_server, tmp_path_factory):
-    front = Nginx(production_server, tmp_path_factory.mktemp("nginx"))
+    front = Nginx([production_server.port], tmp_path_factory.mktemp("nginx"))
     yield front
     front.stop()
 
