@@ -27,9 +27,9 @@ import torch
 from .frames import FrameGenerator
 from .loading import LoadedModel
 from .mimi_stream import MimiStreamDecoder
+from .observer import EngineObserver
 from .prefill import Prefiller, Prompt
 from .prefix_cache import PrefixCache
-from .observer import EngineObserver
 from .prompt import DEFAULT_SPEAKER, PromptBuilder, Segment
 from .sampling import DEFAULT_TEMPERATURE, DEFAULT_TOPK
 from .text import split_sentences
