@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -28,9 +27,10 @@ from urllib.parse import urlencode
 
 import requests
 
+from tests.nginx import Nginx
+
 REPO_DIR = Path(__file__).resolve().parents[3]
 PYTHON = sys.executable
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 SERVER_ENV = {
     "DEBUG": "0",
     "SECRET_KEY": "prometheus-run",
@@ -71,19 +71,6 @@ def wait_http(url: str, what: str, timeout: float = 120) -> None:
 def start(command: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
     with log.open("wb") as out:
         return subprocess.Popen(command, cwd=REPO_DIR, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
-def nginx_config(ports: list[int], listen: int, workdir: Path) -> Path:
-    """deploy/nginx.conf with its upstream pointed at the servers and its port at `listen`."""
-    config = (REPO_DIR / "deploy" / "nginx.conf").read_text()
-    servers = "".join(f"server 127.0.0.1:{port};\n        " for port in ports)
-    for old, new in [("server 127.0.0.1:8000;\n        ", servers), ("listen 80;", f"listen 127.0.0.1:{listen};")]:
-        if old not in config:
-            raise RuntimeError(f"deploy/nginx.conf no longer has {old!r}")
-        config = config.replace(old, new)
-    path = workdir / "nginx.conf"
-    path.write_text(config)
-    return path
 
 
 def prometheus_config(ports: list[int], workdir: Path) -> Path:
@@ -209,13 +196,8 @@ def main() -> None:
             processes.append(start(command, workdir / f"server-{number}.log", env))
         for port in ports:
             wait_http(f"http://127.0.0.1:{port}/health", "a server")
-        front = free_port()
-        nginx = nginx_config(ports, front, workdir)
-        directives = f"daemon off; pid {workdir}/nginx.pid; error_log {workdir}/nginx-error.log;"
-        if os.geteuid() == 0:
-            directives += " user root;"
-        processes.append(start([NGINX, "-p", str(workdir), "-c", str(nginx), "-g", directives], workdir / "nginx.log"))
-        wait_http(f"http://127.0.0.1:{front}/health", "nginx")
+        nginx = Nginx(ports, workdir)
+        processes.append(nginx.process)
         prometheus_port = free_port()
         prometheus = f"http://127.0.0.1:{prometheus_port}"
         command = [
@@ -229,14 +211,14 @@ def main() -> None:
         time.sleep(6)  # a few scrapes of the idle servers first
 
         started = time.time()
-        load = [PYTHON, "-m", "tests.reliability.probes.load", "--url", f"http://127.0.0.1:{front}"]
+        load = [PYTHON, "-m", "tests.reliability.probes.load", "--url", nginx.url]
         load += ["--clients", str(args.clients), "--seconds", str(args.seconds), "--key", key]
         result = subprocess.run(load, cwd=REPO_DIR, capture_output=True, text=True)
         print(result.stdout, result.stderr[-2000:], sep="\n")
         time.sleep(6)  # the last scrapes
         ended = time.time()
 
-        print(f"servers on ports {ports} behind nginx on {front}; Prometheus on {prometheus_port}")
+        print(f"servers on ports {ports} behind nginx at {nginx.url}; Prometheus on {prometheus_port}")
         print("\n".join(figures(prometheus, started, ended)))
         print("\nThe Grafana dashboard's queries, run by Prometheus at the end of the load:")
         print("\n".join(dashboard_queries(prometheus, ended - 10)))
