@@ -5,6 +5,7 @@
     python -m speech.engine.bench --compile --append docs/benchmarks.md
     python -m speech.engine.bench --model full-size --check     # on a GPU: CUDA graphs checked, then timed
     python -m speech.engine.bench --model full-size --rows ttfa --json   # a CPU: first audio only, as JSON
+    python -m speech.engine.bench --tokenizer tokenizer.json   # csm-1b's text tokenizer: its prompt lengths
 
 Reports, for ours and generate() side by side: ms per frame and real-time factor at batch 1 (on CUDA
 also ours without CUDA graphs; with --compile also CSM_COMPILE), time to first audio for a 10 s voice,
@@ -36,8 +37,8 @@ import torch
 from .frames import FrameGenerator
 from .loading import LoadedModel, pick_device, pick_dtype
 from .prompt import PromptBuilder, Segment
-from .tiny import build_full_size_model, build_tiny_model
-from .worker import FRAME_MS, Engine, SpeechRequest, worker_threads
+from .tiny import build_full_size_model, build_tiny_model, load_llama3_tokenizer
+from .worker import FRAME_MS, Engine, SpeechRequest, model_parameters, worker_threads
 
 TEXT = "The benchmark sentence is long enough to keep the model talking for a while."
 
@@ -167,6 +168,11 @@ class Reference:
         return batch * frames / elapsed, frames * FRAME_MS / 1000 / elapsed
 
 
+def _engine(loaded: LoadedModel, rows: int, **options) -> Engine:
+    """An engine for `rows` requests at once, its ops on the bench's threads."""
+    return Engine(loaded, max_batch=rows, max_queue=rows, threads=torch.get_num_threads(), **options)
+
+
 async def _first_audio(engine: Engine, voice: Segment, count: int) -> float:
     """ms from submitting `count` requests at once (a saved voice, so its codes are ready) until every one of
     them has its first chunk of audio; then they are cancelled."""
@@ -188,8 +194,8 @@ def _first_audio_both_ways(loaded: LoadedModel, voice: Segment, counts: list[int
     turns, so that a change in the machine's load between them cannot favour either."""
     most = max(counts)
     engines = [
-        Engine(loaded, max_batch=most, max_queue=most),
-        Engine(loaded, max_batch=most, max_queue=most, prefix_cache_mb=0, max_prefill_rows=1),
+        _engine(loaded, most),
+        _engine(loaded, most, prefix_cache_mb=0, max_prefill_rows=1),
     ]
     try:
         for engine in engines:  # warm-up; with the prefix cache, it caches the voice
@@ -247,13 +253,16 @@ def _fps(result: tuple[float, float]) -> str:
     return f"{result[0]:.1f} ({result[1]:.2f}x)"
 
 
-def _load(name: str, device: str, dtype: str) -> LoadedModel:
+def _load(name: str, device: str, dtype: str, tokenizer: Path | None = None) -> LoadedModel:
+    """The model to measure; `tokenizer`: a Llama 3 tokenizer.json for csm-1b's prompt lengths (default: the
+    byte-level tokenizer, whose prompts are about four times longer for English text)."""
     torch_device = pick_device(device)
     torch_dtype = pick_dtype(dtype, torch_device)
+    text_tokenizer = load_llama3_tokenizer(tokenizer) if tokenizer else None
     if name == "full-size":
-        model, processor = build_full_size_model(dtype=torch_dtype, device=str(torch_device))
+        model, processor = build_full_size_model(dtype=torch_dtype, device=str(torch_device), tokenizer=text_tokenizer)
     else:
-        model, processor = build_tiny_model()
+        model, processor = build_tiny_model(tokenizer=text_tokenizer)
         model = model.to(device=torch_device, dtype=torch_dtype)
     return LoadedModel(name=name, model=model, processor=processor, device=torch_device, dtype=torch_dtype)
 
@@ -284,7 +293,7 @@ def _ours(args: argparse.Namespace, loaded: LoadedModel, voice: Segment) -> dict
         results["burst"], results["burst uncached"] = _first_audio_both_ways(loaded, voice, args.burst)
     if "concurrency" in args.rows:
         most = max(args.concurrency)
-        engine = Engine(loaded, max_batch=most, max_queue=most)
+        engine = _engine(loaded, most)
         try:
             asyncio.run(_aggregate_fps(engine, voice, 1, 3))  # warm-up
             results["fps"] = {n: asyncio.run(_aggregate_fps(engine, voice, n, args.frames)) for n in args.concurrency}
@@ -310,14 +319,21 @@ def _reference(args: argparse.Namespace, loaded: LoadedModel) -> dict[str, objec
 
 def measure(args: argparse.Namespace) -> tuple[LoadedModel, dict[str, object], dict[str, object]]:
     """Runs the chosen rows: (the model, ours, transformers generate())."""
-    torch.set_num_threads(worker_threads())  # what the engine uses, for every measurement on both sides
     commit = _commit()  # the code measured: read before a run that may take minutes
-    loaded = _load(args.model, args.device, args.dtype)
+    loaded = _load(args.model, args.device, args.dtype, args.tokenizer)
+    # what the engine would use unless told, for every measurement on both sides
+    torch.set_num_threads(args.threads or worker_threads(model_parameters(loaded.model)))
     voice = _voice(loaded.model, 10.0)
     with torch.inference_mode():  # as the engine's worker runs
         ours = _ours(args, loaded, voice) | {"commit": commit}
         theirs = _reference(args, loaded) if {"frame", "ttfa", "concurrency"} & set(args.rows) else {}
     return loaded, ours, theirs
+
+
+def prompt_positions(loaded: LoadedModel) -> dict[str, int]:
+    """How many positions the bench's voice context and text take in the model's prompt."""
+    builder = PromptBuilder(loaded.model, loaded.processor)
+    return {"context": builder.length([_voice(loaded.model, 10.0)]), "text": builder.length([Segment(0, TEXT)])}
 
 
 def figures(loaded: LoadedModel, ours: dict[str, object], theirs: dict[str, object]) -> dict[str, object]:
@@ -338,6 +354,7 @@ def figures(loaded: LoadedModel, ours: dict[str, object], theirs: dict[str, obje
         "burst_first_audio_uncached_ms": by_count("burst uncached"),
         "frames_per_s": {str(n): round(fps, 1) for n, (fps, _) in ours.get("fps", {}).items()},
         "peak_memory_gib": round(ours["memory"], 3),
+        "prompt_positions": prompt_positions(loaded),
         "machine": _machine(loaded.device),
         "commit": ours["commit"],
     }
@@ -397,8 +414,10 @@ def _generate_rows(loaded: LoadedModel, ours: dict[str, object], theirs: dict[st
                 _ratio(mine[0] / other[0], "more", "fewer"),
             )
         )
+    if not theirs:
+        return []
     rows.append(("peak memory", _memory(ours["memory"], loaded.device), _memory(theirs["memory"], loaded.device), ""))
-    return rows if theirs else []
+    return rows
 
 
 def _prefill_rows(ours: dict[str, object]) -> list[Row]:
@@ -463,6 +482,10 @@ def _report(args: argparse.Namespace, loaded: LoadedModel, ours: dict[str, objec
         f"- command: `python -m speech.engine.bench {' '.join(sys.argv[1:])}`".rstrip(),
         f"- machine: {_machine(loaded.device)}; torch {torch.__version__}; python {platform.python_version()}",
         f"- commit: {ours['commit']}; {args.frames} timed frames per measurement",
+        "- prompt: the 10 s voice takes {context} positions, the text {text} ({tokenizer})".format(
+            **prompt_positions(loaded),
+            tokenizer="csm-1b's tokenizer" if args.tokenizer else "byte-level tokenizer",
+        ),
         "",
     ]
     if rows := _generate_rows(loaded, ours, theirs):
@@ -509,6 +532,14 @@ def main() -> None:
         type=_rows,
         default=list(ROWS),
         help=f"comma-separated measurements to run (default all: {','.join(ROWS)})",
+    )
+    parser.add_argument(
+        "--threads", type=int, help="CPU threads for every measurement (default: what the engine picks)"
+    )
+    parser.add_argument(
+        "--tokenizer",
+        type=Path,
+        help="a Llama 3 tokenizer.json (csm-1b's text tokenizer), for the real model's prompt lengths",
     )
     parser.add_argument("--json", action="store_true", help="print every figure as one JSON object instead")
     parser.add_argument("--append", type=Path, help="append the table to this markdown file")

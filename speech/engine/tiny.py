@@ -7,6 +7,9 @@ runs every line of the real code path in seconds on a CPU, which is what the tes
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 from transformers import (
@@ -42,6 +45,32 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
     backend.decoder = decoders.ByteLevel()
     return PreTrainedTokenizerFast(
         tokenizer_object=backend,
+        bos_token="<|begin_of_text|>",
+        eos_token="<|end_of_text|>",
+        pad_token="<|AUDIO|>",
+        additional_special_tokens=["<|AUDIO|>", "<|audio_eos|>"],
+    )
+
+
+CSM_AUDIO_SLOTS = {"<|reserved_special_token_0|>": "<|AUDIO|>", "<|reserved_special_token_1|>": "<|audio_eos|>"}
+"""csm-1b's text tokenizer is Llama 3's, with its audio tokens in the first two reserved slots (128002, 128003)."""
+
+
+def load_llama3_tokenizer(path: Path) -> PreTrainedTokenizerFast:
+    """csm-1b's text tokenizer from a Llama 3 `tokenizer.json` (Llama 3's own file, which the model repository
+    ships with two reserved tokens renamed): prompts then have the real model's lengths, about a quarter of
+    the byte-level tokenizer's for English text. For benchmarks; nothing here downloads it."""
+    data = json.loads(Path(path).read_text())
+    for token in data["added_tokens"]:
+        token["content"] = CSM_AUDIO_SLOTS.get(token["content"], token["content"])
+    vocab = data["model"].get("vocab")
+    if isinstance(vocab, dict):  # Llama 3's keeps its special tokens out of the BPE vocabulary; others may not
+        data["model"]["vocab"] = {CSM_AUDIO_SLOTS.get(token, token): index for token, index in vocab.items()}
+    found = {token["content"] for token in data["added_tokens"]}
+    if not {*SPECIAL_TOKENS} <= found:
+        raise ValueError(f"{path} is not a Llama 3 tokenizer.json: it lacks {sorted({*SPECIAL_TOKENS} - found)}")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer.from_str(json.dumps(data)),
         bos_token="<|begin_of_text|>",
         eos_token="<|end_of_text|>",
         pad_token="<|AUDIO|>",
@@ -112,10 +141,13 @@ def _make_weights_matter(model: CsmForConditionalGeneration, seed: int) -> None:
                 param.fill_(1.0)
 
 
-def build_full_size_model(*, dtype: torch.dtype = torch.float32, device: str = "cpu"):
+def build_full_size_model(
+    *, dtype: torch.dtype = torch.float32, device: str = "cpu", tokenizer: PreTrainedTokenizerFast | None = None
+):
     """csm-1b's full configuration (and Mimi's) with random weights, for benchmarks: speed does not depend
-    on the weights' values. Uses the tiny tokenizer, with the real text-embedding size."""
-    tokenizer = build_tokenizer()
+    on the weights' values. Uses the tiny tokenizer unless given csm-1b's (`load_llama3_tokenizer`), with the
+    real text-embedding size either way."""
+    tokenizer = tokenizer or build_tokenizer()
     ids = tokenizer.convert_tokens_to_ids
     config = CsmConfig(
         pad_token_id=ids("<|AUDIO|>"),
@@ -144,9 +176,12 @@ def build_full_size_model(*, dtype: torch.dtype = torch.float32, device: str = "
     return model, processor
 
 
-def build_tiny_model(*, seed: int = 0, num_codebooks: int = 8, undecodable_ids: int = 3):
-    """Returns (model, processor), float32, eval mode, deterministic for a given seed."""
-    tokenizer = build_tokenizer()
+def build_tiny_model(
+    *, seed: int = 0, num_codebooks: int = 8, undecodable_ids: int = 3, tokenizer: PreTrainedTokenizerFast | None = None
+):
+    """Returns (model, processor), float32, eval mode, deterministic for a given seed (and tokenizer: the
+    byte-level one unless given another)."""
+    tokenizer = tokenizer or build_tokenizer()
     config = build_config(tokenizer, num_codebooks=num_codebooks, undecodable_ids=undecodable_ids)
     torch.manual_seed(seed)
     model = CsmForConditionalGeneration(config).eval()

@@ -68,12 +68,23 @@ class SpeechRequest:
     seed: int | None = None  # 0..SEED_MAX: the same seed, prompt and settings speak the same codes; None: random
 
 
-def worker_threads() -> int:
-    """CPU threads for the engine's ops: every core but one, which the server's event loop keeps. With all
-    cores in ops, the loop's wake-up for each chunk stalls them: frames of the tiny model took 8 ms instead
-    of 3 on 2 cores."""
+LARGE_MODEL_PARAMETERS = 100_000_000
+"""From this size on, the engine's ops use every core (see `worker_threads`)."""
+
+
+def worker_threads(parameters: int) -> int:
+    """CPU threads for the engine's ops, for a model of `parameters` parameters. A small model's frame is a few
+    ms of small ops, which the server's event loop stalls when every core is in them (its wake-up for each
+    chunk holds one thread back): frames of tiny-random took 8 ms instead of 3 on 2 cores, so the loop keeps a
+    core of its own. A large model's ops are long matrix products that a brief wake-up barely delays and that
+    run almost twice as fast on two cores as on one (csm-1b's frame, prefill and backbone step on 2 cores:
+    docs/benchmarks.md), so they take every core."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, cores - 1)
+    return cores if parameters >= LARGE_MODEL_PARAMETERS else max(1, cores - 1)
+
+
+def model_parameters(model: torch.nn.Module) -> int:
+    return sum(parameter.numel() for parameter in model.parameters())
 
 
 def overflow_message(context: list[Segment], max_positions: int) -> str:
@@ -208,12 +219,14 @@ class Engine:
         max_request_ms: int | None = None,
         prefix_cache_mb: int = 512,
         max_prefill_rows: int | None = None,
+        threads: int | None = None,
     ) -> None:
         """`cuda_graphs`: on CUDA, replay each frame's depth decoder and backbone step as CUDA graphs.
         `max_request_ms`: the most audio one request may produce, all its pieces together (None: no cap);
         a request that reaches it ends there, with the audio made so far.
         `prefix_cache_mb`: memory for voices' context KV on the model's device (0: no prefix cache).
-        `max_prefill_rows`: the most requests prefilled in one call (None: max_batch; 1: one at a time)."""
+        `max_prefill_rows`: the most requests prefilled in one call (None: max_batch; 1: one at a time).
+        `threads`: CPU threads for its ops (None: `worker_threads`)."""
         self.loaded = loaded
         self.model = loaded.model
         self.max_batch = max_batch
@@ -223,7 +236,7 @@ class Engine:
         self.sample_rate = self.model.codec_model.config.sampling_rate
         self.prompts = PromptBuilder(self.model, loaded.processor)
         # Before anything is compiled: torch.compile'd code is only valid for the thread count it was built with.
-        self.threads = worker_threads()
+        self.threads = threads or worker_threads(model_parameters(self.model))
         torch.set_num_threads(self.threads)
         self.generator = FrameGenerator(
             self.model, max_batch=max_batch, compile=compile, cuda_graphs=None if cuda_graphs else False
@@ -391,10 +404,9 @@ class Engine:
         codes = self.generator.frame(self.hidden[:rows], **sampling)
         for active in self.active:
             active.frame += 1
-        self.hidden[:rows] = self.generator.advance(codes)
-        codes = codes.cpu()  # the frame's one wait for the device
-        ends = self.generator.is_end(codes).tolist()
-        done = [self._take_frame(self.active[row], codes[row], ends[row]) for row in range(rows)]
+        host_codes = codes.cpu()  # the frame's one wait for the device
+        ends = self.generator.is_end(host_codes).tolist()
+        done = [self._take_frame(self.active[row], host_codes[row], ends[row]) for row in range(rows)]
         self._emit(
             [
                 active
@@ -404,6 +416,10 @@ class Engine:
                 and (piece_done or len(active.pending) >= self.chunk_frames)
             ]
         )
+        # The backbone takes the frame in only after its audio has left: on a CPU, where every op runs in turn,
+        # a backbone step (a quarter of a frame at full size) no longer stands between the codes and the audio.
+        # Before `_after_piece`, which prefills a row's next piece over it.
+        self.hidden[:rows] = self.generator.advance(codes)
         for row in reversed(range(rows)):
             if done[row]:
                 self._after_piece(row)
