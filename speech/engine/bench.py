@@ -168,7 +168,7 @@ class Reference:
         return batch * frames / elapsed, frames * FRAME_MS / 1000 / elapsed
 
 
-def _engine(loaded: LoadedModel, rows: int, **options) -> Engine:
+def _engine(loaded: LoadedModel, rows: int, **options: int) -> Engine:
     """An engine for `rows` requests at once, its ops on the bench's threads."""
     return Engine(loaded, max_batch=rows, max_queue=rows, threads=torch.get_num_threads(), **options)
 
@@ -322,7 +322,7 @@ def measure(args: argparse.Namespace) -> tuple[LoadedModel, dict[str, object], d
     commit = _commit()  # the code measured: read before a run that may take minutes
     loaded = _load(args.model, args.device, args.dtype, args.tokenizer)
     # what the engine would use unless told, for every measurement on both sides
-    torch.set_num_threads(args.threads or worker_threads(model_parameters(loaded.model)))
+    torch.set_num_threads(args.threads or worker_threads(model_parameters(loaded.model), loaded.device))
     voice = _voice(loaded.model, 10.0)
     with torch.inference_mode():  # as the engine's worker runs
         ours = _ours(args, loaded, voice) | {"commit": commit}
@@ -534,7 +534,7 @@ def main() -> None:
         help=f"comma-separated measurements to run (default all: {','.join(ROWS)})",
     )
     parser.add_argument(
-        "--threads", type=int, help="CPU threads for every measurement (default: what the engine picks)"
+        "--threads", type=_positive, help="CPU threads for every measurement (default: what the engine picks)"
     )
     parser.add_argument(
         "--tokenizer",
@@ -553,6 +553,12 @@ def main() -> None:
     if args.append:
         with args.append.open("a") as handle:
             handle.write("\n" + report)
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return int(value)
 
 
 def _counts(value: str) -> list[int]:

@@ -60,7 +60,7 @@ def load_llama3_tokenizer(path: Path) -> PreTrainedTokenizerFast:
     """csm-1b's text tokenizer from a Llama 3 `tokenizer.json` (Llama 3's own file, which the model repository
     ships with two reserved tokens renamed): prompts then have the real model's lengths, about a quarter of
     the byte-level tokenizer's for English text. For benchmarks; nothing here downloads it."""
-    data = json.loads(Path(path).read_text())
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
     for token in data["added_tokens"]:
         token["content"] = CSM_AUDIO_SLOTS.get(token["content"], token["content"])
     vocab = data["model"].get("vocab")

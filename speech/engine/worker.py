@@ -69,21 +69,25 @@ class SpeechRequest:
 
 
 LARGE_MODEL_PARAMETERS = 100_000_000
-"""From this size on, the engine's ops use every core (see `worker_threads`)."""
+"""From this size on (codec included), the engine's ops on a CPU use every core (see `worker_threads`)."""
 
 
-def worker_threads(parameters: int) -> int:
-    """CPU threads for the engine's ops, for a model of `parameters` parameters. A small model's frame is a few
-    ms of small ops, which the server's event loop stalls when every core is in them (its wake-up for each
-    chunk holds one thread back): frames of tiny-random took 8 ms instead of 3 on 2 cores, so the loop keeps a
-    core of its own. A large model's ops are long matrix products that a brief wake-up barely delays and that
-    run almost twice as fast on two cores as on one (csm-1b's frame, prefill and backbone step on 2 cores:
-    docs/benchmarks.md), so they take every core."""
+def worker_threads(parameters: int, device: torch.device | str = "cpu") -> int:
+    """CPU threads for the engine's ops, for a model of `parameters` parameters on `device`. A small model's
+    frame is a few ms of small ops, which the server's event loop stalls when every core is in them (its
+    wake-up for each chunk holds one thread back): frames of tiny-random took 8 ms instead of 3 on 2 cores,
+    so the loop keeps a core of its own; so it does on a GPU, where the CPU only launches small ops. A large
+    model's ops on a CPU are long matrix products that a brief wake-up barely delays and that ran almost
+    twice as fast on two cores as on one (csm-1b's configuration: docs/benchmarks.md, "Every core for a
+    large model"), so they take every core."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return cores if parameters >= LARGE_MODEL_PARAMETERS else max(1, cores - 1)
+    if parameters >= LARGE_MODEL_PARAMETERS and torch.device(device).type == "cpu":
+        return cores
+    return max(1, cores - 1)
 
 
 def model_parameters(model: torch.nn.Module) -> int:
+    """Every parameter of the model: backbone, depth decoder and codec."""
     return sum(parameter.numel() for parameter in model.parameters())
 
 
@@ -236,7 +240,9 @@ class Engine:
         self.sample_rate = self.model.codec_model.config.sampling_rate
         self.prompts = PromptBuilder(self.model, loaded.processor)
         # Before anything is compiled: torch.compile'd code is only valid for the thread count it was built with.
-        self.threads = threads or worker_threads(model_parameters(self.model))
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        self.threads = threads or worker_threads(model_parameters(self.model), loaded.device)
         torch.set_num_threads(self.threads)
         self.generator = FrameGenerator(
             self.model, max_batch=max_batch, compile=compile, cuda_graphs=None if cuda_graphs else False

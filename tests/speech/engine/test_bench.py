@@ -56,7 +56,8 @@ def test_bench_json_has_every_figure_and_rows_can_be_chosen() -> None:
         assert set(figures[key]) == {"1", "2"} and all(ms > 0 for ms in figures[key].values())
     assert set(figures["frames_per_s"]) == {"1", "2"}
     assert figures["machine"] and figures["commit"]
-    assert figures["prompt_positions"] == {"context": 213, "text": 81}  # byte-level: one position per character
+    # byte-level: a position per character (and one per audio frame)
+    assert figures["prompt_positions"] == {"context": 213, "text": 81}
 
     only = subprocess.run([*BENCH, "--rows", "ttfa", "--json"], capture_output=True, text=True, timeout=300)
     assert only.returncode == 0, only.stderr

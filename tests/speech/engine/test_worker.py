@@ -211,57 +211,62 @@ def test_other_seeds_and_no_seed_speak_differently(engine):
 
 def test_a_frames_audio_leaves_before_the_backbone_takes_the_frame_in(loaded, monkeypatch):
     """On a CPU every op runs in turn: the backbone step after a frame must not stand between its codes and
-    its audio, so the engine delivers a frame's audio first, then advances."""
+    its audio, so the engine delivers a frame's audio first, then advances; a piece's last frame is advanced
+    before the next piece's prefill (which starts that row afresh)."""
     from speech.engine.frames import FrameGenerator
+    from speech.engine.prefill import Prefiller
     from speech.engine.worker import SpeechStream
 
     events: list[str] = []
-    advance, deliver = FrameGenerator.advance, SpeechStream.deliver
 
-    def recorded_advance(self, codes):
-        events.append("advance")
-        return advance(self, codes)
+    def record(cls, name: str, event: str) -> None:
+        original = getattr(cls, name)
 
-    def recorded_deliver(self, pcm, *, frames):
-        events.append("audio")
-        deliver(self, pcm, frames=frames)
+        def recorded(*args, **kwargs):
+            events.append(event)
+            return original(*args, **kwargs)
 
-    monkeypatch.setattr(FrameGenerator, "advance", recorded_advance)
-    monkeypatch.setattr(SpeechStream, "deliver", recorded_deliver)
+        monkeypatch.setattr(cls, name, recorded)
+
+    record(FrameGenerator, "advance", "advance")
+    record(SpeechStream, "deliver", "audio")
+    record(Prefiller, "run", "prefill")
     engine = Engine(loaded, max_batch=2, max_queue=2)
     try:
-        audio = asyncio.run(engine_read(engine, greedy("Three frames.", frames=3)))
+        audio = asyncio.run(engine_read(engine, greedy("First piece. Second piece.", frames=3)))
     finally:
         engine.close()
-    assert len(audio) == 3 * 1920
-    assert events == ["audio", "advance"] * 3
+    assert len(audio) == 2 * 3 * 1920
+    assert events == ["prefill", *["audio", "advance"] * 3, "prefill", *["audio", "advance"] * 3]
 
 
 async def engine_read(engine: Engine, request: SpeechRequest) -> np.ndarray:
     return await engine.speak(request).read_all()
 
 
-@pytest.mark.parametrize(("parameters", "cores", "threads"), [(200_000, 2, 1), (1_500_000_000, 2, 2), (10**6, 1, 1)])
-def test_a_large_model_takes_every_core_and_a_small_one_leaves_one_to_the_event_loop(
-    monkeypatch, parameters, cores, threads
+@pytest.mark.parametrize(
+    ("parameters", "device", "cores", "threads"),
+    [(200_000, "cpu", 2, 1), (1_500_000_000, "cpu", 2, 2), (1_500_000_000, "cuda", 8, 7), (10**6, "cpu", 1, 1)],
+)
+def test_a_large_model_on_a_cpu_takes_every_core_and_else_one_is_left_to_the_event_loop(
+    monkeypatch, parameters, device, cores, threads
 ):
     from speech.engine import worker
 
     monkeypatch.setattr(worker.os, "sched_getaffinity", lambda pid: set(range(cores)))
-    assert worker.worker_threads(parameters) == threads
+    assert worker.worker_threads(parameters, device) == threads
 
 
-def test_the_engine_picks_its_threads_by_model_size_unless_told(loaded):
+def test_the_engine_takes_the_threads_it_is_told(loaded):
     from speech.engine.worker import model_parameters, worker_threads
 
     before = torch.get_num_threads()
-    small = Engine(loaded, max_batch=1, max_queue=1)
-    told = Engine(loaded, max_batch=1, max_queue=1, threads=1)
+    default = worker_threads(model_parameters(loaded.model), "cpu")
+    engine = Engine(loaded, max_batch=1, max_queue=1, threads=default + 1)
     try:
-        assert model_parameters(loaded.model) < 10**6
-        assert small.threads == worker_threads(model_parameters(loaded.model))
-        assert told.threads == 1
+        assert engine.threads == default + 1
     finally:
-        small.close()
-        told.close()
+        engine.close()
         torch.set_num_threads(before)
+    with pytest.raises(ValueError, match="at least 1"):
+        Engine(loaded, max_batch=1, max_queue=1, threads=0)
