@@ -325,7 +325,7 @@ def measure(args: argparse.Namespace) -> tuple[LoadedModel, dict[str, object], d
     torch.set_num_threads(args.threads or worker_threads(model_parameters(loaded.model), loaded.device))
     voice = _voice(loaded.model, 10.0)
     with torch.inference_mode():  # as the engine's worker runs
-        ours = _ours(args, loaded, voice) | {"commit": commit}
+        ours = _ours(args, loaded, voice) | {"commit": commit, "prompt": prompt_positions(loaded)}
         theirs = _reference(args, loaded) if {"frame", "ttfa", "concurrency"} & set(args.rows) else {}
     return loaded, ours, theirs
 
@@ -354,7 +354,7 @@ def figures(loaded: LoadedModel, ours: dict[str, object], theirs: dict[str, obje
         "burst_first_audio_uncached_ms": by_count("burst uncached"),
         "frames_per_s": {str(n): round(fps, 1) for n, (fps, _) in ours.get("fps", {}).items()},
         "peak_memory_gib": round(ours["memory"], 3),
-        "prompt_positions": prompt_positions(loaded),
+        "prompt_positions": ours["prompt"],
         "machine": _machine(loaded.device),
         "commit": ours["commit"],
     }
@@ -483,7 +483,7 @@ def _report(args: argparse.Namespace, loaded: LoadedModel, ours: dict[str, objec
         f"- machine: {_machine(loaded.device)}; torch {torch.__version__}; python {platform.python_version()}",
         f"- commit: {ours['commit']}; {args.frames} timed frames per measurement",
         "- prompt: the 10 s voice takes {context} positions, the text {text} ({tokenizer})".format(
-            **prompt_positions(loaded),
+            **ours["prompt"],
             tokenizer="csm-1b's tokenizer" if args.tokenizer else "byte-level tokenizer",
         ),
         "",

@@ -43,6 +43,11 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
     backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     backend.decoder = decoders.ByteLevel()
+    return _csm_tokenizer(backend)
+
+
+def _csm_tokenizer(backend: Tokenizer) -> PreTrainedTokenizerFast:
+    """A tokenizer whose special tokens are CSM's, named as the chat template and processor expect."""
     return PreTrainedTokenizerFast(
         tokenizer_object=backend,
         bos_token="<|begin_of_text|>",
@@ -69,13 +74,7 @@ def load_llama3_tokenizer(path: Path) -> PreTrainedTokenizerFast:
     found = {token["content"] for token in data["added_tokens"]}
     if not {*SPECIAL_TOKENS} <= found:
         raise ValueError(f"{path} is not a Llama 3 tokenizer.json: it lacks {sorted({*SPECIAL_TOKENS} - found)}")
-    return PreTrainedTokenizerFast(
-        tokenizer_object=Tokenizer.from_str(json.dumps(data)),
-        bos_token="<|begin_of_text|>",
-        eos_token="<|end_of_text|>",
-        pad_token="<|AUDIO|>",
-        additional_special_tokens=["<|AUDIO|>", "<|audio_eos|>"],
-    )
+    return _csm_tokenizer(Tokenizer.from_str(json.dumps(data)))
 
 
 def build_config(tokenizer: PreTrainedTokenizerFast, *, num_codebooks: int = 8, undecodable_ids: int = 3) -> CsmConfig:
