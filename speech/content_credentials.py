@@ -19,7 +19,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from importlib import metadata
 from pathlib import Path
 
@@ -78,11 +78,11 @@ class Credentials:
     alg: c2pa.C2paSigningAlg
     development: bool
 
-    @property
+    @cached_property
     def certificate(self) -> x509.Certificate:
         return x509.load_pem_x509_certificates(self.chain)[0]
 
-    @property
+    @cached_property
     def anchors(self) -> str:
         """The chain's certificates above the signer's (the signer's own when alone), as trust anchors."""
         certificates = x509.load_pem_x509_certificates(self.chain)
@@ -120,6 +120,7 @@ class Verification:
 
 
 _lock = threading.Lock()
+_failure: tuple[float, str] | None = None  # until when (monotonic) a failed load is not tried again, and why
 
 
 @cache
@@ -150,13 +151,23 @@ def _check_signing(loaded: Credentials) -> None:
 
 
 def credentials() -> Credentials:
-    """The process's signing credentials, loaded (or made) once."""
+    """The process's signing credentials, loaded (or made) once. A load that failed is not tried again for
+    SigningUnavailable.retry_after seconds: every caller in between gets the same answer at once."""
+    global _failure
     with _lock:
-        return _cached_credentials()
+        if _failure is not None and time.monotonic() < _failure[0]:
+            raise SigningUnavailable(_failure[1])
+        try:
+            return _cached_credentials()
+        except SigningUnavailable as error:
+            _failure = (time.monotonic() + SigningUnavailable.retry_after, str(error))
+            raise
 
 
 def reset_credentials() -> None:
-    """Forget the loaded credentials (the settings changed)."""
+    """Forget the loaded credentials and any failure to load them (the settings changed)."""
+    global _failure
+    _failure = None
     _cached_credentials.cache_clear()
 
 
@@ -197,9 +208,11 @@ def development_credentials(*, attempts: int = 50) -> bytes:
 
     Several processes or replicas may start at once: each that finds nothing makes a bundle and saves it.
     The file system storage creates a file exclusively, so a second save gets another name: that bundle is
-    deleted and the first one used. Storages that overwrite (S3) keep the last one saved, which every process
-    reads back after its own save; a process that read before a later save keeps its own until restarted.
-    A bundle read while another process is still writing it does not parse, and is read again.
+    deleted and the first one used; the S3 storage is configured not to overwrite either
+    (`AWS_S3_FILE_OVERWRITE = False`), so the same holds there but for a narrow race between its existence
+    check and its write, after which a process that read before a later save keeps its own until restarted.
+    A bundle read while another process is still writing it does not parse, and is read again; one that still
+    does not parse seconds after it was written is broken, and is reported at once.
     """
     for _ in range(attempts):
         if default_storage.exists(DEVELOPMENT_NAME):
@@ -209,12 +222,28 @@ def development_credentials(*, attempts: int = 50) -> bytes:
                 _split_bundle(bundle)
                 return bundle
             except ValueError:
+                if _written_seconds_ago(DEVELOPMENT_NAME) > WRITING_SECONDS:
+                    break
                 time.sleep(0.1)  # being written by another process
                 continue
         saved = default_storage.save(DEVELOPMENT_NAME, ContentFile(_new_development_bundle()))
         if saved != DEVELOPMENT_NAME:
             default_storage.delete(saved)  # another process saved one first
-    raise SigningUnavailable(f"The development certificate in {DEVELOPMENT_NAME} cannot be read.")
+    raise SigningUnavailable(
+        f"The development certificate in {DEVELOPMENT_NAME} cannot be read; delete it and a new one is made."
+    )
+
+
+WRITING_SECONDS = 5
+"""How long a development bundle that does not parse may still be being written by another process."""
+
+
+def _written_seconds_ago(name: str) -> float:
+    try:
+        modified = default_storage.get_modified_time(name)
+    except (NotImplementedError, OSError):  # a storage that cannot tell: keep waiting for it, up to `attempts`
+        return 0.0
+    return (dt.datetime.now(dt.UTC) - modified.astimezone(dt.UTC)).total_seconds()
 
 
 def _split_bundle(bundle: bytes) -> tuple[bytes, bytes]:

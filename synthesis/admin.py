@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 
-from speech.content_credentials import DEVELOPMENT_NOTICE, SigningUnavailable, credentials
+from speech.content_credentials import DEVELOPMENT_NOTICE, credentials
+from speech.errors import SigningUnavailable
 from voices.admin import audio_player
 
 from .models import Clip

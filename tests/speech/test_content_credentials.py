@@ -8,7 +8,9 @@ import http.server
 import io
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import av
 import c2pa
@@ -334,3 +336,37 @@ def test_signing_from_several_threads_at_once():
         results = list(pool.map(cc.verify, signed))
     assert all(result.valid and result.signed_by_this_server for result in results)
     assert [result.claims["clip_id"] for result in results] == [f"clip-{n}" for n in range(16)]
+
+
+def test_a_failed_load_is_answered_at_once_until_it_is_tried_again(settings, tmp_path, monkeypatch):
+    """Every signed response, /health and verify ask for the credentials: a failure is not retried per call."""
+    (tmp_path / "not-a-folder").write_text("")
+    settings.MEDIA_ROOT = str(tmp_path / "not-a-folder" / "media")
+    cc.reset_credentials()
+    loads = []
+    development = cc.development_credentials
+    monkeypatch.setattr(cc, "development_credentials", lambda: loads.append(1) or development())
+    for _ in range(3):
+        with pytest.raises(cc.SigningUnavailable, match="cannot be kept in media"):
+            cc.credentials()
+    assert len(loads) == 1
+    now = time.monotonic()
+    later = SimpleNamespace(monotonic=lambda: now + cc.SigningUnavailable.retry_after + 1, sleep=time.sleep)
+    monkeypatch.setattr(cc, "time", later)
+    with pytest.raises(cc.SigningUnavailable):
+        cc.credentials()
+    assert len(loads) == 2
+
+
+def test_a_broken_development_bundle_is_reported_without_waiting(settings, monkeypatch):
+    """A bundle that does not parse long after it was written is broken, not being written."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    default_storage.save(cc.DEVELOPMENT_NAME, ContentFile(b"-----BEGIN PRIVATE KEY-----\ntruncated"))
+    monkeypatch.setattr(cc, "_written_seconds_ago", lambda name: cc.WRITING_SECONDS + 1)
+    slept = []
+    monkeypatch.setattr(cc, "time", SimpleNamespace(monotonic=time.monotonic, sleep=slept.append))
+    with pytest.raises(cc.SigningUnavailable, match="delete it and a new one is made"):
+        cc.development_credentials()
+    assert slept == []
