@@ -245,6 +245,6 @@ def purge_expired_sessions() -> int:
     Used by the purge_sessions command and the server's housekeeping."""
     deleted = 0
     for session in StreamingSession.objects.filter(expires_at__lte=timezone.now()).iterator():
-        session.delete()  # one by one: the post_delete receiver removes the sample file
+        session.delete()  # one at a time, so memory stays bounded; its post_delete receiver removes the sample
         deleted += 1
     return deleted

@@ -242,6 +242,6 @@ def purge_expired_clips(*, days: int | None = None) -> int:
     days = settings.CSM_CLIP_RETENTION_DAYS if days is None else days
     deleted = 0
     for clip in Clip.objects.filter(created_at__lt=timezone.now() - timedelta(days=days)).iterator():
-        clip.delete()  # one by one: the post_delete receiver removes the files
+        clip.delete()  # one at a time, so memory stays bounded; its post_delete receiver removes the files
         deleted += 1
     return deleted

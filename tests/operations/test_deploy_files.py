@@ -54,3 +54,12 @@ def test_systemd_accepts_the_unit(tmp_path):
     instance.write_text(unit.replace("/opt/csm-voice-api/.venv/bin/python", sys.executable))
     result = subprocess.run(["systemd-analyze", "verify", str(instance)], capture_output=True, text=True)
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+def test_the_image_installs_the_torch_the_makefile_tests_with():
+    """Two places name the torch version (make install, the image): they must not drift apart."""
+    makefile = (REPO_DIR / "Makefile").read_text()
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    version = next(line.split("?=")[1].strip() for line in makefile.splitlines() if line.startswith("TORCH_VERSION"))
+    assert f"ARG TORCH_VERSION={version}\n" in dockerfile
+    assert "pip install torch==${TORCH_VERSION}" in dockerfile

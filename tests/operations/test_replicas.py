@@ -51,7 +51,7 @@ def _missing(media: str) -> str | None:
     if NGINX is None:
         return "nginx is not installed (apt-get install -y nginx)"
     if media == "s3" and not all(importlib.util.find_spec(name) for name in ("moto", "storages", "boto3")):
-        return "the S3 run needs the replicas extra: pip install -e '.[replicas]'"
+        return "the S3 run needs the production and replicas extras: pip install -e '.[production,replicas]'"
     return None
 
 
