@@ -94,9 +94,13 @@ async def synthesize(voice: Voice, text: str, *, speed: float = 1.0, kind: str =
     return audio.join([pcm async for pcm in paced_chunks(start_speech(voice, text, kind=kind, **sampling), speed)])
 
 
+def _encode(pcm: np.ndarray, fmt: str) -> bytes:
+    return audio.encode(pcm, fmt, metadata=provenance())
+
+
 async def encode(pcm: np.ndarray, fmt: str) -> bytes:
     """One file of `fmt` with the provenance metadata, encoded off the event loop."""
-    return await asyncio.to_thread(audio.encode, pcm, fmt, metadata=provenance())
+    return await asyncio.to_thread(_encode, pcm, fmt)
 
 
 async def encode_signed(
@@ -106,8 +110,7 @@ async def encode_signed(
     flac; for the other formats a sidecar manifest when `sidecar`), encoded and signed off the event loop."""
 
     def encode_and_sign() -> content_credentials.Signed:
-        data = audio.encode(pcm, fmt, metadata=provenance())
-        return content_credentials.sign(data, fmt, claims, sidecar=sidecar)
+        return content_credentials.sign(_encode(pcm, fmt), fmt, claims, sidecar=sidecar)
 
     return await asyncio.to_thread(encode_and_sign)
 

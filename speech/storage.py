@@ -13,6 +13,8 @@ from django.db import models
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
+from .errors import NotFound
+
 
 @contextmanager
 def saved_together(*files: FieldFile) -> Iterator[None]:
@@ -24,6 +26,15 @@ def saved_together(*files: FieldFile) -> Iterator[None]:
             if file.name:
                 file.delete(save=False)
         raise
+
+
+def read_file(file: FieldFile, *, missing: str) -> bytes:
+    """A stored file, whole; NotFound(`missing`) when it is gone from storage."""
+    try:
+        with file.open("rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise NotFound(missing) from None
 
 
 def purge_orphan_files(*, older_than: timedelta) -> list[str]:

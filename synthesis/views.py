@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.throttling import SynthesisRateThrottle
-from speech import audio, content_credentials, pipeline
+from speech import audio, content_credentials, pipeline, storage
 from speech.errors import NotFound
 from speech.runtime import MODEL_IDS, MODELS_CREATED
 from speech.serializers import ErrorSerializer, error_responses
@@ -164,11 +164,7 @@ class AudioFileView(APIView):
         clip = selectors.clip_for_download(
             filename=filename, owner=request.auth, signature=request.query_params.get("sig")
         )
-        try:
-            with clip.file.open("rb") as handle:
-                data = handle.read()
-        except FileNotFoundError:
-            raise NotFound("Audio file not found.") from None
+        data = storage.read_file(clip.file, missing="Audio file not found.")
         content_type = audio.CONTENT_TYPES.get(clip.output_format, "application/octet-stream")
         headers = {"Accept-Ranges": "bytes"}
         match = _RANGE.match(request.headers.get("Range", "").strip())
@@ -209,11 +205,7 @@ class ManifestFileView(APIView):
         )
         if not clip.manifest:
             raise NotFound("This clip carries its Content Credentials inside the audio file; it has no sidecar.")
-        try:
-            with clip.manifest.open("rb") as handle:
-                data = handle.read()
-        except FileNotFoundError:
-            raise NotFound("Manifest not found.") from None
+        data = storage.read_file(clip.manifest, missing="Manifest not found.")
         return HttpResponse(data, content_type=content_credentials.MANIFEST_CONTENT_TYPE)
 
 

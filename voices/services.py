@@ -15,9 +15,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet, RestrictedError
 
 from accounts.models import ApiKey
-from speech import audio, pipeline
+from speech import audio, pipeline, storage
 from speech.errors import ConsentInUse, NameTaken, NotFound, ServiceError
-from speech.storage import saved_together
 from speech.voice import DEFAULT_SPEAKER
 from speech.voice import Voice as SpokenVoice
 
@@ -103,7 +102,7 @@ def _save_voice(*, voice: Voice, sample: bytes, filename: str) -> Voice:
     """Saves the voice and its sample together: the consent is locked (and must still exist), and the file
     is deleted again when the row cannot be saved. NotFound when the consent was deleted meanwhile; NameTaken
     when another voice took the name meanwhile (the database's unique constraints)."""
-    with saved_together(voice.sample):
+    with storage.saved_together(voice.sample):
         try:
             with transaction.atomic():
                 if not VoiceConsent.objects.select_for_update().filter(pk=voice.consent_id).exists():
@@ -211,11 +210,7 @@ async def reencode_voice(*, voice: Voice) -> Voice:
 
 def read_sample(*, voice: Voice) -> bytes:
     """The voice's sample file as uploaded; NotFound when the file is gone from storage."""
-    try:
-        with voice.sample.open("rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        raise NotFound(f"The sample of voice '{voice.pk}' is missing from storage.") from None
+    return storage.read_file(voice.sample, missing=f"The sample of voice '{voice.pk}' is missing from storage.")
 
 
 def delete_voice(*, owner: ApiKey | None, voice_id: str) -> str:
