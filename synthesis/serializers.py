@@ -64,7 +64,7 @@ class VoiceCloneResultSerializer(serializers.Serializer):
 
 class VerifySerializer(serializers.Serializer):
     file = AudioUploadField(help_text="The audio file to check, at most 10 MiB.")
-    manifest = AudioUploadField(
+    manifest = AudioUploadField(  # not audio: the field for its 10 MiB limit (413), which it shares with the file
         required=False,
         allow_null=True,
         help_text="Its sidecar manifest (a `.c2pa` file), for a file without one inside.",
