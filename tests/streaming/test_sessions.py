@@ -157,9 +157,8 @@ def second_server(server) -> LiveServer:
 
 def test_a_second_server_process_continues_a_session_with_the_voice_carried_across(server, second_server, sample_path):
     """A session made and started on one server is continued by another: its buffered text, and its previous
-    segment as context. Greedy (topk 1) generation is deterministic within a process (tiny-random's token ids
-    differ between processes, so audio is only compared within one): two sessions with the same previous
-    segment speak the same audio on the second server, and a session without one speaks differently."""
+    segment as context. Greedy (topk 1) generation is deterministic: two sessions with the same previous segment
+    speak the same audio on the second server, and a session without one speaks differently."""
     from streaming.models import StreamingSession
 
     greedy = {"topk": 1, "max_audio_length_ms": 1200}

@@ -1,6 +1,7 @@
 """The engine worker: continuous batching, cancellation, admission."""
 
 import asyncio
+import time
 
 import numpy as np
 import pytest
@@ -78,10 +79,9 @@ def test_first_chunk_is_one_frame_and_cancel_frees_the_row(engine):
         stream = engine.speak(greedy("A long request that will be cancelled.", frames=1000))
         first = await stream.__anext__()
         await stream.aclose()
-        for _ in range(100):
-            if not engine.active:
-                break
-            await asyncio.sleep(0.02)
+        deadline = time.monotonic() + 30
+        while engine.active and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
         return first, stream.frames
 
     first, frames = asyncio.run(run())
@@ -96,7 +96,10 @@ def test_full_queue_is_refused_at_once(loaded):
 
         async def run():
             streams = [engine.speak(greedy("Hold the only row.", frames=500))]
-            await asyncio.sleep(0.05)
+            deadline = time.monotonic() + 30
+            while engine.busy != 1 or not engine.active:  # the row is taken and the queue empty
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.005)
             streams += [engine.speak(greedy("Wait one.")), engine.speak(greedy("Wait two."))]
             with pytest.raises(QueueFull):
                 engine.speak(greedy("No room."))
