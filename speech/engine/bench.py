@@ -224,6 +224,15 @@ async def _aggregate_fps(engine: Engine, voice: Segment, concurrency: int, frame
     return total / elapsed, frames * FRAME_MS / 1000 / elapsed  # aggregate fps, each stream x real time
 
 
+async def _end_of_stream(engine: Engine, voice: Segment) -> float:
+    """ms from a request's last chunk of audio to the end of its stream: one greedy request of 3 frames, alone."""
+    request = SpeechRequest(text=TEXT, context=[voice], topk=1, max_audio_length_ms=3 * FRAME_MS)
+    last = time.perf_counter()
+    async for _ in engine.speak(request):
+        last = time.perf_counter()
+    return (time.perf_counter() - last) * 1000
+
+
 def _peak_memory_gib(device: torch.device) -> float:
     """The GPU's peak allocation since the last reset, or the process's peak RSS so far on a CPU."""
     if device.type == "cuda":
@@ -268,7 +277,7 @@ def _load(name: str, device: str, dtype: str, tokenizer: Path | None = None) -> 
 
 
 Row = tuple[str, str, str, str]  # measurement, then two sides and how they compare
-ROWS = ("frame", "ttfa", "burst", "concurrency")
+ROWS = ("frame", "ttfa", "burst", "concurrency", "end")
 
 
 def _ours(args: argparse.Namespace, loaded: LoadedModel, voice: Segment) -> dict[str, object]:
@@ -297,6 +306,13 @@ def _ours(args: argparse.Namespace, loaded: LoadedModel, voice: Segment) -> dict
         try:
             asyncio.run(_aggregate_fps(engine, voice, 1, 3))  # warm-up
             results["fps"] = {n: asyncio.run(_aggregate_fps(engine, voice, n, args.frames)) for n in args.concurrency}
+        finally:
+            engine.close()
+    if "end" in args.rows:
+        engine = _engine(loaded, 1)
+        try:
+            asyncio.run(_end_of_stream(engine, voice))  # warm-up; caches the voice
+            results["end"] = statistics.median(asyncio.run(_end_of_stream(engine, voice)) for _ in range(3))
         finally:
             engine.close()
     results["memory"] = _peak_memory_gib(device)
@@ -353,6 +369,7 @@ def figures(loaded: LoadedModel, ours: dict[str, object], theirs: dict[str, obje
         "burst_first_audio_ms": by_count("burst"),
         "burst_first_audio_uncached_ms": by_count("burst uncached"),
         "frames_per_s": {str(n): round(fps, 1) for n, (fps, _) in ours.get("fps", {}).items()},
+        "end_ms": rounded(ours, "end"),
         "peak_memory_gib": round(ours["memory"], 3),
         "prompt_positions": ours["prompt"],
         "machine": _machine(loaded.device),
@@ -500,6 +517,13 @@ def _report(args: argparse.Namespace, loaded: LoadedModel, ours: dict[str, objec
             "| measurement | prefix cache, batched prefill | no cache, one prefill at a time | ratio |",
             "|---|---|---|---|",
             *(f"| {' | '.join(row)} |" for row in rows),
+            "",
+        ]
+    if "end" in ours:
+        lines += [
+            "| measurement | ours |",
+            "|---|---|",
+            f"| last audio to the end of its stream, one request (median of 3) | {ours['end']:.2f} ms |",
             "",
         ]
     return "\n".join(lines)

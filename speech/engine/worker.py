@@ -189,7 +189,7 @@ class _Task:
             self.future.set_exception(error)
 
 
-@dataclass
+@dataclass(eq=False)  # an active request is itself: found in `active` by identity
 class _Active:
     stream: SpeechStream
     pieces: list[str]
@@ -422,13 +422,26 @@ class Engine:
                 and (piece_done or len(active.pending) >= self.chunk_frames)
             ]
         )
-        # The backbone takes the frame in only after its audio has left: on a CPU, where every op runs in turn,
-        # a backbone step (a quarter of a frame at full size) no longer stands between the codes and the audio.
-        # Before `_after_piece`, which prefills a row's next piece over it.
-        self.hidden[:rows] = self.generator.advance(codes)
-        for row in reversed(range(rows)):
+        ended, going_on = [], []
+        for row in range(rows):
             if done[row]:
-                self._after_piece(row)
+                (going_on if self._end_piece(self.active[row]) else ended).append(self.active[row])
+        # Ended requests leave, and the backbone takes the frame in, only after the audio has left and those
+        # requests have ended: on a CPU, where every op runs in turn, a backbone step (a quarter of a frame at full
+        # size) stands neither between the codes and their audio nor between a request's last audio and its end.
+        kept = list(range(rows))  # the frame's row of each row left, as `_remove` packs them
+        for active in reversed(ended):
+            row = self.active.index(active)
+            kept[row] = kept[-1]
+            kept.pop()
+            self._remove(row)
+            active.stream.finish(active.previous)  # once its row is free: its reader finds the engine without it
+        if self.active:
+            if len(kept) < rows:
+                codes = codes[torch.tensor(kept, device=codes.device)]
+            self.hidden[: len(self.active)] = self.generator.advance(codes)
+        for active in going_on:
+            self._prefill([self.active.index(active)])  # over the advanced row: its next piece starts afresh
 
     def _take_frame(self, active: _Active, codes: torch.Tensor, end: bool) -> bool:
         """Records a row's new frame; returns whether its piece is done (or the request cancelled). Frames
@@ -460,28 +473,25 @@ class Engine:
                 active.stream.deliver(audio, frames=len(active.pending))
                 active.pending = []
 
-    def _after_piece(self, row: int) -> None:
-        """A row's piece is done: start its next piece, or end the request and free its row."""
-        active = self.active[row]
+    def _end_piece(self, active: _Active) -> bool:
+        """A row's piece is done: keeps its codes as the previous segment (what the request's stream ends with
+        when it ends here) and returns whether a next piece is to be spoken."""
         stream = active.stream
         if stream.cancelled.is_set():
-            self._remove(row)
-            stream.finish()  # ends the iteration for anyone still reading
-            return
+            active.previous = None
+            return False
         text = active.pieces[active.piece]
         piece_codes = torch.stack(active.piece_codes, dim=1) if active.piece_codes else None
         active.previous = Segment(stream.request.speaker, text, piece_codes) if piece_codes is not None else None
         active.piece += 1
         if active.piece < len(active.pieces) and self._frames_left(active) > 0:
-            self._prefill([row])
-            return
+            return True
         if active.piece < len(active.pieces):
             unspoken = len(active.pieces) - active.piece
             logger.info("A request reached the audio cap; %d of its pieces were not spoken.", unspoken)
         if self._frames_left(active) <= 0:
             self.observer.capped(stream.request)
-        self._remove(row)
-        stream.finish(active.previous)
+        return False
 
     def _frames_left(self, active: _Active) -> int:
         """Frames the request may still produce under `max_request_ms`."""

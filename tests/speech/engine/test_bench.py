@@ -28,6 +28,7 @@ def test_bench_prints_and_appends_its_table(tmp_path: Path) -> None:
         rf"\| 2 arriving together: all have first audio \(median of 3\) \| {NUMBER} ms \| {NUMBER} ms \|", table
     )
     assert "equal to direct steps | 100.0% |" in table
+    assert re.search(rf"\| last audio to the end of its stream, one request \(median of 3\) \| {NUMBER} ms \|", table)
 
 
 def test_bench_json_has_every_figure_and_rows_can_be_chosen() -> None:
@@ -43,6 +44,7 @@ def test_bench_json_has_every_figure_and_rows_can_be_chosen() -> None:
         "burst_first_audio_ms",
         "burst_first_audio_uncached_ms",
         "frames_per_s",
+        "end_ms",
         "peak_memory_gib",
         "prompt_positions",
         "machine",
@@ -55,6 +57,7 @@ def test_bench_json_has_every_figure_and_rows_can_be_chosen() -> None:
     for key in ("burst_first_audio_ms", "burst_first_audio_uncached_ms"):
         assert set(figures[key]) == {"1", "2"} and all(ms > 0 for ms in figures[key].values())
     assert set(figures["frames_per_s"]) == {"1", "2"}
+    assert figures["end_ms"] >= 0
     assert figures["machine"] and figures["commit"]
     # byte-level: a position per character (and one per audio frame)
     assert figures["prompt_positions"] == {"context": 213, "text": 81}
@@ -64,5 +67,6 @@ def test_bench_json_has_every_figure_and_rows_can_be_chosen() -> None:
     figures = json.loads(only.stdout)
     assert figures["ttfa_ms"] > 0 and figures["ttfa_uncached_ms"] > 0
     assert figures["ms_per_frame"] is None and figures["burst_first_audio_ms"] == {} and figures["frames_per_s"] == {}
+    assert figures["end_ms"] is None
     bad = subprocess.run([*BENCH, "--rows", "ttfa,nope"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "unknown rows ['nope']" in bad.stderr

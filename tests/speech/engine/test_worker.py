@@ -231,8 +231,9 @@ def test_other_seeds_and_no_seed_speak_differently(engine):
 
 def test_a_frames_audio_leaves_before_the_backbone_takes_the_frame_in(loaded, monkeypatch):
     """On a CPU every op runs in turn: the backbone step after a frame must not stand between its codes and
-    its audio, so the engine delivers a frame's audio first, then advances; a piece's last frame is advanced
-    before the next piece's prefill (which starts that row afresh)."""
+    its audio, nor between the last audio and the request's end, so the engine delivers a frame's audio (and
+    ends a finished request, which then takes no backbone step) first, then advances; a piece's last frame is
+    advanced before the next piece's prefill (which starts that row afresh)."""
     from speech.engine.frames import FrameGenerator
     from speech.engine.prefill import Prefiller
     from speech.engine.worker import SpeechStream
@@ -251,13 +252,21 @@ def test_a_frames_audio_leaves_before_the_backbone_takes_the_frame_in(loaded, mo
     record(FrameGenerator, "advance", "advance")
     record(SpeechStream, "deliver", "audio")
     record(Prefiller, "run", "prefill")
+    record(SpeechStream, "finish", "end")
     engine = Engine(loaded, max_batch=2, max_queue=2)
     try:
         audio = asyncio.run(engine_read(engine, greedy("First piece. Second piece.", frames=3)))
     finally:
         engine.close()
     assert len(audio) == 2 * 3 * 1920
-    assert events == ["prefill", *["audio", "advance"] * 3, "prefill", *["audio", "advance"] * 3]
+    assert events == [
+        "prefill",
+        *["audio", "advance"] * 3,
+        "prefill",
+        *["audio", "advance"] * 2,
+        "audio",
+        "end",
+    ]
 
 
 async def engine_read(engine: Engine, request: SpeechRequest) -> np.ndarray:
