@@ -4,7 +4,8 @@ Callers submit a `SpeechRequest` and get a `SpeechStream`, an async iterator of 
 (24 kHz mono). The worker admits waiting requests between frames (continuous batching), runs one
 batched frame for all of them, decodes the new frames of every request due to emit audio in one
 batched streaming Mimi call (each request in its own decoder slot) and hands the audio to the
-caller's event loop. A finished or cancelled request frees its row and slot at the next frame.
+caller's event loop. A request that finishes (or was cancelled) frees its row and slot, and its stream
+ends, in the frame where it ends, before that frame's backbone step, which it no longer takes.
 """
 
 from __future__ import annotations
