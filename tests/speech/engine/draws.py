@@ -22,8 +22,8 @@ from speech.engine.sampling import Sampler, gumbel_noise
 from speech.engine.worker import Engine, SpeechRequest
 
 ROUNDING = 1e-5
-"""How far two runs' logits may be apart (tiny-random's are below 1 and differ between batch shapes by about 1e-7;
-a position off by one moves them by about 5e-4, per ../shared/engine-notes.md)."""
+"""How far two runs' logits may be apart: tiny-random's are below 1 and differ between batch shapes by about 2e-7,
+while wrong state moves them far more (a position id off by one, about 5e-4)."""
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """The engine worker: continuous batching, cancellation, admission."""
 
 import asyncio
+import threading
 import time
 
 import numpy as np
@@ -72,6 +73,39 @@ def test_greedy_codes_are_the_same_alone_and_among_others(engine, loaded):
         assert torch.equal(one_codes[:, :same], many_codes[:, :same])
         np.testing.assert_allclose(many[: same * 1920], one[: same * 1920], rtol=0, atol=1e-4 * np.abs(one).max())
     assert not torch.equal(solo[0][1][:, :6], solo[1][1][:, :6])
+
+
+@pytest.mark.parametrize("frames", [[5, 9, 5, 9], [9, 5, 5, 9], [5, 5, 5, 9], [9, 5, 9, 5]])
+def test_requests_ending_in_the_same_frame_leave_the_others_speaking_as_alone(loaded, frames):
+    """Rows freed in one frame, each by moving the last row into it, before the others' backbone step: the
+    requests still speaking keep their own codes and caches, and draw as they do alone."""
+    engine = Engine(loaded, max_batch=4, max_queue=8)
+    texts = ["Alpha speaks here.", "Bravo says more.", "Charlie talks.", "Delta is last."]
+    requests = [greedy(text, frames=count) for text, count in zip(texts, frames, strict=True)]
+    release = threading.Event()
+    engine._encode = lambda pcm: release.wait(30)  # holds the worker while all four queue: they start together
+
+    async def together():
+        held = asyncio.ensure_future(engine.encode_voice(np.zeros(1920, dtype=np.float32)))
+        await asyncio.sleep(0.1)
+        streams = [engine.speak(request) for request in requests]
+        release.set()
+        await held
+        await asyncio.gather(*(stream.read_all() for stream in streams))
+        return [stream.last_segment.codes for stream in streams]
+
+    try:
+        with trace(engine) as alone_draws:
+            alone = [_speak_alone(engine, request)[1] for request in requests]
+        with trace(engine) as among_draws:
+            among = asyncio.run(together())
+    finally:
+        engine.close()
+    for request, one, many, count in zip(requests, alone, among, frames, strict=True):
+        assert one.shape == (8, count)
+        same = assert_same_speech(alone_draws, among_draws, request)
+        assert torch.equal(one[:, :same], many[:, :same])
+    assert not engine.active
 
 
 def test_first_chunk_is_one_frame_and_cancel_frees_the_row(engine):
