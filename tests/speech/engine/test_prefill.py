@@ -1,7 +1,6 @@
 """Prefill: the prefix cache of voices' context KV, and the batched prefill of requests starting together."""
 
 import asyncio
-import threading
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ from speech.engine.prefill import Prefiller
 from speech.engine.prefix_cache import Prefix, PrefixCache, prefix_key
 from speech.engine.prompt import PromptBuilder, Segment
 from speech.engine.worker import Engine, SpeechRequest
+from tests.speech.engine.admission import speak_together
 
 MODEL = "tiny-random float32 cpu"
 
@@ -221,19 +221,7 @@ def test_requests_admitted_in_the_same_step_prefill_in_one_call(loaded):
         engine.generator.prefill_rows = lambda rows, prompts, **kw: (
             calls.append(len(rows)) or prefill_rows(rows, prompts, **kw)
         )
-        release = threading.Event()
-        engine._encode = lambda pcm: release.wait(30)  # holds the worker while the requests queue up
-
-        async def together():
-            held = asyncio.ensure_future(engine.encode_voice(np.zeros(1920, dtype=np.float32)))
-            await asyncio.sleep(0.1)
-            streams = [engine.speak(request) for request in requests]
-            release.set()
-            await held
-            audio = await asyncio.gather(*(stream.read_all() for stream in streams))
-            return [(pcm, stream.last_segment.codes) for pcm, stream in zip(audio, streams, strict=True)]
-
-        batched = asyncio.run(together())
+        batched = speak_together(engine, requests)
     finally:
         engine.close()
     assert calls == [2, 3]

@@ -1,7 +1,6 @@
 """The engine worker: continuous batching, cancellation, admission."""
 
 import asyncio
-import threading
 import time
 
 import numpy as np
@@ -11,6 +10,7 @@ import torch
 from speech.engine.loading import load_model
 from speech.engine.prompt import Segment
 from speech.engine.worker import ContextOverflow, Engine, QueueFull, SpeechRequest
+from tests.speech.engine.admission import speak_together
 from tests.speech.engine.draws import assert_same_speech, trace
 
 
@@ -82,23 +82,11 @@ def test_requests_ending_in_the_same_frame_leave_the_others_speaking_as_alone(lo
     engine = Engine(loaded, max_batch=4, max_queue=8)
     texts = ["Alpha speaks here.", "Bravo says more.", "Charlie talks.", "Delta is last."]
     requests = [greedy(text, frames=count) for text, count in zip(texts, frames, strict=True)]
-    release = threading.Event()
-    engine._encode = lambda pcm: release.wait(30)  # holds the worker while all four queue: they start together
-
-    async def together():
-        held = asyncio.ensure_future(engine.encode_voice(np.zeros(1920, dtype=np.float32)))
-        await asyncio.sleep(0.1)
-        streams = [engine.speak(request) for request in requests]
-        release.set()
-        await held
-        await asyncio.gather(*(stream.read_all() for stream in streams))
-        return [stream.last_segment.codes for stream in streams]
-
     try:
         with trace(engine) as alone_draws:
             alone = [_speak_alone(engine, request)[1] for request in requests]
         with trace(engine) as among_draws:
-            among = asyncio.run(together())
+            among = [codes for _, codes in speak_together(engine, requests)]  # admitted in one step
     finally:
         engine.close()
     for request, one, many, count in zip(requests, alone, among, frames, strict=True):
